@@ -1,0 +1,54 @@
+# make demo  — install everything, migrate, seed, serve on http://127.0.0.1:$(PORT)
+# make test  — install everything, run the whole suite (uses DATABASE_URL / REDIS_URL when set)
+# make bench — the performance suite of bench/, results in docs/PERFORMANCE.md
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench venv system-deps lint worker beat services clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+system-deps:
+	@bash .ci/system-deps.sh
+
+demo: venv system-deps
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo "Demo users: specialist, specialist2, lead, lead2, auditor, admin — password: demo"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: venv system-deps
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=backoffice.settings.production SECRET_KEY=check-deploy-$$RANDOM$$RANDOM$$RANDOM$$RANDOM$$RANDOM$$RANDOM \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: venv
+	$(BIN)/python bench/run.py
+
+worker: venv
+	$(BIN)/celery -A backoffice worker --loglevel=INFO --concurrency=2
+
+beat: venv
+	$(BIN)/celery -A backoffice beat --loglevel=INFO
+
+services: venv
+	$(BIN)/celery -A backoffice worker --beat --loglevel=INFO --concurrency=2
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,3 @@
+"""Loaded by rules' autodiscovery so the permissions exist before the first request."""
+
+from . import predicates  # noqa: F401

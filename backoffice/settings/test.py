@@ -1,0 +1,17 @@
+"""Test settings: fast hashing, in-memory email, tmp media."""
+
+import tempfile
+from pathlib import Path
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="backoffice-media-"))
+ALLOWED_HOSTS = ["*"]
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Tasks run in-process in tests even when REDIS_URL is set; the worker integration tests
+# switch to the real broker explicitly.
+CELERY_TASK_ALWAYS_EAGER = True

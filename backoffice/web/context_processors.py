@@ -1,0 +1,42 @@
+"""Navigation: what each role sees in the top bar."""
+
+from __future__ import annotations
+
+from backoffice.roles.predicates import is_auditor, is_team_lead, is_worker
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    lead = bool(is_team_lead(user))
+    worker = bool(is_worker(user))
+    auditor = bool(is_auditor(user))
+    queues = []
+    if worker:
+        queues += [("mine", "My cases"), ("unassigned", "Unassigned")]
+    queues += [("due-soon", "Due soon"), ("overdue", "Overdue")]
+    if lead:
+        queues.append(("approvals", "Approvals"))
+    queues.append(("all", "All"))
+    unread = 0
+    try:
+        from backoffice.notifications.selectors import notification_unread_count
+
+        unread = notification_unread_count(user=user)
+    except ImportError:
+        unread = 0
+    roles = [label for flag, label in ((lead, "Team lead"), (worker and not lead, "Specialist"),
+                                       (auditor, "Auditor")) if flag]
+    return {
+        "nav": {
+            "queues": queues,
+            "is_lead": lead,
+            "is_worker": worker,
+            "is_auditor": auditor,
+            "can_audit": lead or auditor,
+            "is_staff": user.is_staff,
+            "roles": roles,
+            "unread": unread,
+        }
+    }

@@ -1,0 +1,1 @@
+"""Registers this app's case types with backoffice.web.registry (filled by the app)."""

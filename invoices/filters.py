@@ -1,0 +1,81 @@
+"""One FilterSet per ledger list; the API, the pages and the selectors share them.
+
+Foreign keys are filtered by id (``NumberFilter``), not ``ModelChoiceFilter``, so rendering a
+filter form never loads a whole table of customers or invoices into a ``<select>``.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from .models import Customer, Invoice, Payment
+
+
+def _upper(queryset: QuerySet, name: str, value: str) -> QuerySet:
+    return queryset.filter(**{name: value.strip().upper()}) if value else queryset
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    currency = django_filters.CharFilter(method=_upper, max_length=3)
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    q = django_filters.CharFilter(method="search", label="Number or customer name")
+
+    class Meta:
+        model = Invoice
+        fields = ["status", "currency", "customer", "due_before", "due_after", "q"]
+
+    def search(self, queryset: QuerySet[Invoice], name: str, value: str) -> QuerySet[Invoice]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(number__icontains=value) | Q(customer__name__icontains=value))
+
+
+class PaymentFilter(django_filters.FilterSet):
+    currency = django_filters.CharFilter(method=_upper, max_length=3)
+    network = django_filters.MultipleChoiceFilter(choices=Payment.Network.choices)
+    method = django_filters.MultipleChoiceFilter(choices=Payment.Method.choices)
+    psp = django_filters.ChoiceFilter(choices=Payment.Psp.choices)
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    invoice = django_filters.NumberFilter(field_name="invoice_id")
+    captured_before = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="lte")
+    captured_after = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
+    q = django_filters.CharFilter(method="search", label="PSP reference")
+
+    class Meta:
+        model = Payment
+        fields = [
+            "currency",
+            "network",
+            "method",
+            "psp",
+            "customer",
+            "invoice",
+            "captured_before",
+            "captured_after",
+            "q",
+        ]
+
+    def search(self, queryset: QuerySet[Payment], name: str, value: str) -> QuerySet[Payment]:
+        value = value.strip()
+        return queryset.filter(psp_reference__icontains=value) if value else queryset
+
+
+class CustomerFilter(django_filters.FilterSet):
+    country = django_filters.CharFilter(method=_upper, max_length=2)
+    currency = django_filters.CharFilter(field_name="default_currency", method=_upper, max_length=3)
+    q = django_filters.CharFilter(method="search", label="Name or email")
+
+    class Meta:
+        model = Customer
+        fields = ["country", "currency", "q"]
+
+    def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value))

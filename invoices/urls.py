@@ -1,0 +1,4 @@
+"""This app's pages (filled by the app)."""
+
+app_name = "extensions"
+urlpatterns: list = []

@@ -1,0 +1,128 @@
+"""Shared fixtures: role users, API clients, service markers, the browser launch settings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# Test databases only: let Django's flush TRUNCATE the journal between transactional tests.
+# Production's trigger function (journal migration 0002) has no such switch; UPDATE and DELETE
+# stay refused here exactly as there, and tests/journal checks TRUNCATE with the switch off.
+TEST_TRIGGER_FUNCTION = """
+CREATE OR REPLACE FUNCTION backoffice_journal_append_only() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' AND current_setting('backoffice.journal_purge', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'the journal is append-only: % on % is refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(TEST_TRIGGER_FUNCTION)
+                cursor.execute(
+                    "SELECT current_database()"
+                )
+                name = cursor.fetchone()[0]
+                cursor.execute(f'ALTER DATABASE "{name}" SET backoffice.journal_purge = \'on\'')
+            connection.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    vendor = "postgresql" if os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")) else "sqlite"
+    has_redis = bool(os.environ.get("REDIS_URL"))
+    for item in items:
+        if item.get_closest_marker("postgres") and vendor != "postgresql":
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…"))
+        if item.get_closest_marker("redis") and not has_redis:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://…"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With REQUIRE_SERVICES=1 (CI) a skipped test is a failure: nothing may silently not run."""
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_SERVICES and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under REQUIRE_SERVICES=1: {reason}"
+
+
+def _make_user(username: str, *groups: str, superuser: bool = False):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    user = User.objects.create_user(username=username, password="pw", email=f"{username}@example.test",
+                                    is_staff=superuser, is_superuser=superuser)
+    for name in groups:
+        user.groups.add(Group.objects.get(name=name))
+    return user
+
+
+@pytest.fixture
+def specialist(db):
+    return _make_user("spec1", "billing_specialist")
+
+
+@pytest.fixture
+def specialist2(db):
+    return _make_user("spec2", "billing_specialist")
+
+
+@pytest.fixture
+def lead(db):
+    return _make_user("lead1", "team_lead")
+
+
+@pytest.fixture
+def lead2(db):
+    return _make_user("lead2", "team_lead")
+
+
+@pytest.fixture
+def auditor(db):
+    return _make_user("audit1", "finance_auditor")
+
+
+@pytest.fixture
+def superuser_lead(db):
+    return _make_user("root1", "team_lead", superuser=True)
+
+
+@pytest.fixture
+def api():
+    """``api(user)`` → an APIClient authenticated with that user's token."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    }
