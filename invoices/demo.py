@@ -1,0 +1,475 @@
+"""Demo ledger: ~300 cloud / GPU-marketplace customers, ~3,000 invoices, ~2,600 payments.
+
+``seed_ledger(rng=random.Random(seed))`` is deterministic (every choice comes from ``rng`` and
+the fixed dates below, never from the clock) and idempotent (it does nothing once the demo
+customers exist; it writes everything in one transaction, so a failed run leaves nothing).
+
+Dates: invoices are issued monthly in the six months before ``ANCHOR`` (2026-11-01). Payments
+are captured up to ``AS_OF`` (2026-11-22), the seed's fixed "today": unpaid invoices due before
+it are ``overdue``, the others ``open``, so the demo shows open and overdue invoices and card
+payments recent enough to be disputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from backoffice.money import parse_minor
+
+from .models import Customer, Invoice, InvoiceLine, Payment
+from .services import line_amount_minor
+
+logger = logging.getLogger(__name__)
+
+ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
+AS_OF = ANCHOR + timedelta(days=21)
+HISTORY_MONTHS = 6
+CUSTOMER_COUNT = 300
+EXTERNAL_ID_PREFIX = "demo-cus-"
+
+CURRENCIES = ("USD", "EUR", "GBP", "KZT", "AZN", "UZS")
+
+# Price book in major units, per currency in the order of CURRENCIES (converted with parse_minor).
+# (key, description, kind, unit, prices)
+_PRICE_BOOK = [
+    ("starter", "Platform subscription: Starter", "subscription", "month",
+     ("49", "45", "39", "24000", "83", "620000")),
+    ("team", "Platform subscription: Team", "subscription", "month",
+     ("299", "279", "239", "145000", "509", "3790000")),
+    ("business", "Platform subscription: Business", "subscription", "month",
+     ("1499", "1390", "1190", "725000", "2549", "18990000")),
+    ("enterprise", "Platform subscription: Enterprise", "subscription", "month",
+     ("4999", "4590", "3950", "2420000", "8499", "63300000")),
+    ("a100", "GPU hours (A100)", "usage", "GPU-hour",
+     ("1.89", "1.75", "1.49", "910", "3.21", "24000")),
+    ("h100", "GPU hours (H100)", "usage", "GPU-hour",
+     ("3.49", "3.25", "2.79", "1690", "5.93", "44300")),
+    ("rtx4090", "Marketplace GPU hours (RTX 4090)", "usage", "GPU-hour",
+     ("0.44", "0.41", "0.35", "215", "0.75", "5600")),
+    ("api", "API calls", "usage", "1k API calls",
+     ("0.40", "0.37", "0.32", "195", "0.68", "5100")),
+    ("storage", "Object storage GB-month", "usage", "GB-month",
+     ("0.02", "0.02", "0.02", "10", "0.04", "250")),
+    ("egress", "Network egress", "usage", "GB",
+     ("0.05", "0.05", "0.04", "24", "0.09", "640")),
+    ("reserved", "Reserved GPU cluster (8x H100, 1 week)", "one_off", "week",
+     ("3990", "3690", "3150", "1930000", "6780", "50600000")),
+    ("services", "Onboarding and migration services", "one_off", "hour",
+     ("180", "165", "140", "86000", "305", "2280000")),
+]  # fmt: skip
+
+# Monthly usage at size 1, and how spread it is from month to month (lognormal sigma).
+_USAGE_BASE = {
+    "a100": (Decimal(400), 0.5),
+    "h100": (Decimal(150), 0.6),
+    "rtx4090": (Decimal(600), 0.6),
+    "api": (Decimal(2500), 0.4),
+    "storage": (Decimal(3000), 0.2),
+    "egress": (Decimal(800), 0.5),
+}
+_SIZES = ((Decimal("0.2"), 45), (Decimal(1), 35), (Decimal(4), 15), (Decimal(15), 5))
+_PLANS_BY_SIZE = {
+    Decimal("0.2"): ("starter", "team"),
+    Decimal(1): ("team", "business"),
+    Decimal(4): ("business", "enterprise"),
+    Decimal(15): ("enterprise",),
+}
+_TERMS_DAYS = ((14, 15), (30, 55), (45, 20), (60, 10))
+
+# Country → (weight, [(currency, weight)], legal forms, name prefixes, e-mail TLD)
+_COUNTRIES = {
+    "US": (33, [("USD", 1)], ["Inc.", "LLC", "Corp."],
+           ["Redwood", "Summit", "Cascade", "Lattice", "Tensor", "Vector", "Quantum", "Ironclad",
+            "Bluefin", "Granite", "Helios", "Orbit", "Polaris", "Sierra", "Crescent", "Pioneer",
+            "Harbor", "Northwind", "Keystone", "Evergreen", "Silverline", "Brightpath", "Canyon", "Beacon"],
+           "com"),
+    "DE": (7, [("EUR", 9), ("USD", 1)], ["GmbH", "AG"],
+           ["Nordlicht", "Rhein", "Alpen", "Isar", "Elbe", "Schwarzwald", "Bodensee"], "de"),
+    "FR": (5, [("EUR", 9), ("USD", 1)], ["SAS", "SA"], ["Lumière", "Seine", "Mistral", "Provence", "Loire"], "fr"),
+    "NL": (5, [("EUR", 9), ("USD", 1)], ["B.V."], ["Amstel", "Delta", "Zuiderzee", "Oranje", "Polder"], "nl"),
+    "ES": (3, [("EUR", 1)], ["S.L.", "S.A."], ["Iberia", "Tejo", "Sierra Nevada", "Mediterránea"], "es"),
+    "FI": (2, [("EUR", 1)], ["Oy"], ["Aurora", "Boreal", "Saimaa", "Lappi"], "fi"),
+    "SE": (3, [("EUR", 3), ("USD", 1)], ["AB"], ["Fjord", "Kestrel", "Norrsken", "Vättern"], "se"),
+    "IE": (2, [("EUR", 1)], ["Ltd"], ["Liffey", "Shannon", "Emerald"], "ie"),
+    "PL": (2, [("EUR", 3), ("USD", 1)], ["sp. z o.o."], ["Vistula", "Baltic", "Tatra", "Mazury"], "pl"),
+    "GB": (13, [("GBP", 9), ("USD", 1)], ["Ltd", "plc"],
+           ["Thames", "Albion", "Pennine", "Brunel", "Mercia", "Highland", "Wessex", "Clyde", "Cotswold"],
+           "co.uk"),
+    "KZ": (12, [("KZT", 4), ("USD", 1)], ["TOO", "JSC"],
+           ["Altyn", "Steppe", "Almaty", "Astana", "Tengri", "Saryarka", "Baiterek", "Zhetysu", "Kaspi Bay"],
+           "kz"),
+    "AZ": (6, [("AZN", 4), ("USD", 1)], ["MMC", "LLC"],
+           ["Caspian", "Absheron", "Khazar", "Shirvan", "Ganja", "Gobustan"], "az"),
+    "UZ": (7, [("UZS", 6), ("USD", 1)], ["MChJ", "LLC"],
+           ["Samarkand", "Tashkent", "Bukhara", "Registan", "Fergana", "Khiva", "Zarafshan"], "uz"),
+}  # fmt: skip
+_NAME_CORES = [
+    "Compute", "GPU Cloud", "AI Labs", "Data Systems", "Cloud", "Analytics", "Robotics", "Render Farm",
+    "ML Platform", "Vision AI", "Genomics", "Fintech", "Games", "Speech AI", "Bioinformatics",
+    "Edge Networks", "Inference", "DataWorks", "Digital", "Simulations",
+]  # fmt: skip
+_USAGE_MIXES = (
+    (("a100", "storage", "egress"), 25),
+    (("a100", "h100", "storage"), 15),
+    (("rtx4090", "storage"), 15),
+    (("api", "storage", "egress"), 20),
+    (("api", "a100"), 15),
+    (("h100", "api", "storage", "egress"), 10),
+)
+
+# Payment instruments by currency: (method, method_detail, weight).
+_METHODS = {
+    "USD": [("card", "", 78), ("bank_transfer", "ach_debit", 8), ("bank_transfer", "wire", 6),
+            ("wallet", "apple_pay", 5), ("wallet", "google_pay", 3)],
+    "EUR": [("card", "", 60), ("bank_transfer", "sepa_debit", 14), ("bank_transfer", "sepa_credit_transfer", 14),
+            ("wallet", "apple_pay", 4), ("wallet", "paypal", 3), ("local", "ideal", 5)],
+    "GBP": [("card", "", 72), ("bank_transfer", "bacs_debit", 12), ("bank_transfer", "faster_payments", 8),
+            ("wallet", "apple_pay", 8)],
+    "KZT": [("card", "", 45), ("local", "kaspi", 40), ("bank_transfer", "kz_bank_transfer", 15)],
+    "AZN": [("card", "", 70), ("bank_transfer", "az_bank_transfer", 20), ("wallet", "m10", 10)],
+    "UZS": [("card", "", 35), ("local", "payme", 30), ("local", "click", 25), ("bank_transfer", "uz_bank_transfer", 10)],
+}  # fmt: skip
+_NETWORKS = {
+    "USD": [("visa", 50), ("mastercard", 30), ("amex", 12), ("discover", 5), ("jcb", 2), ("unionpay", 1)],
+    "EUR": [("visa", 55), ("mastercard", 38), ("amex", 5), ("jcb", 1), ("unionpay", 1)],
+    "GBP": [("visa", 60), ("mastercard", 33), ("amex", 7)],
+    "KZT": [("visa", 55), ("mastercard", 40), ("unionpay", 5)],
+    "AZN": [("visa", 55), ("mastercard", 40), ("unionpay", 5)],
+    "UZS": [("other", 45), ("visa", 30), ("mastercard", 20), ("unionpay", 5)],
+}
+# The first card customers get these networks, so every network appears whatever the rng seed.
+_NETWORK_SHOWCASE = ["visa", "mastercard", "amex", "discover", "jcb", "unionpay"]
+_LOCAL_PSP = {"kaspi", "payme", "click", "m10", "kz_bank_transfer", "az_bank_transfer", "uz_bank_transfer", "wire"}
+
+
+@dataclass
+class _Instrument:
+    psp: str
+    method: str
+    method_detail: str
+    network: str
+    card_last4: str
+
+
+@dataclass
+class _Profile:
+    size: Decimal
+    plan: str
+    usage: tuple[str, ...]
+    terms_days: int
+    billing_day: int
+    pay_reliability: float
+    instrument: _Instrument
+
+
+def _weighted(rng: random.Random, pairs):
+    items = list(pairs)
+    return rng.choices([p[0] for p in items], weights=[p[-1] for p in items], k=1)[0]
+
+
+def _prices() -> dict[str, dict[str, tuple[str, str, str, int]]]:
+    book: dict[str, dict[str, tuple[str, str, str, int]]] = {}
+    for key, description, kind, unit, prices in _PRICE_BOOK:
+        book[key] = {
+            currency: (description, kind, unit, parse_minor(price, currency))
+            for currency, price in zip(CURRENCIES, prices, strict=True)
+        }
+    return book
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower().replace("ä", "a").replace("è", "e").replace("á", "a"))
+
+
+def _instrument(rng: random.Random, currency: str, network: str | None = None) -> _Instrument:
+    method, detail = _weighted(rng, ((m, d, w) for m, d, w in _METHODS[currency]))[0:1][0], None
+    # _weighted returns only the first element; pick the whole tuple instead.
+    method, detail, _ = rng.choices(_METHODS[currency], weights=[w for _, _, w in _METHODS[currency]], k=1)[0]
+    if network:
+        method, detail = "card", ""
+    card_network = last4 = ""
+    if method == "card":
+        card_network = network or _weighted(rng, _NETWORKS[currency])
+        last4 = f"{rng.randrange(10_000):04d}"
+        if card_network == "other":
+            detail = rng.choice(("humo", "uzcard"))
+    if detail in _LOCAL_PSP:
+        psp = "sandbox"
+    elif currency in ("KZT", "AZN", "UZS"):
+        psp = "adyen"
+    elif currency == "USD":
+        psp = "stripe" if rng.random() < 0.8 else "adyen"
+    else:
+        psp = "stripe" if rng.random() < 0.55 else "adyen"
+    if detail == "ideal":
+        psp = "adyen"
+    return _Instrument(psp, method, detail, card_network, last4)
+
+
+class _References:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.seen: set[tuple[str, str]] = set()
+
+    def new(self, psp: str, method: str) -> str:
+        while True:
+            if psp == "stripe":
+                alphabet = string.ascii_letters + string.digits
+                prefix = "ch_3" if method == "card" else "py_3"
+                ref = prefix + "".join(self.rng.choices(alphabet, k=23))
+            elif psp == "adyen":
+                ref = "".join(self.rng.choices(string.ascii_uppercase + string.digits, k=16))
+            else:
+                ref = "sbx_" + "".join(self.rng.choices("0123456789abcdef", k=20))
+            if (psp, ref) not in self.seen:
+                self.seen.add((psp, ref))
+                return ref
+
+
+def _customers(rng: random.Random) -> tuple[list[Customer], list[_Profile]]:
+    codes = list(_COUNTRIES)
+    weights = [_COUNTRIES[c][0] for c in codes]
+    names: set[str] = set()
+    customers: list[Customer] = []
+    profiles: list[_Profile] = []
+    showcase = list(_NETWORK_SHOWCASE)
+    for index in range(1, CUSTOMER_COUNT + 1):
+        country = rng.choices(codes, weights=weights, k=1)[0]
+        _, currencies, legal_forms, prefixes, tld = _COUNTRIES[country]
+        currency = _weighted(rng, currencies)
+        for _attempt in range(50):
+            prefix, core = rng.choice(prefixes), rng.choice(_NAME_CORES)
+            name = f"{prefix} {core} {rng.choice(legal_forms)}"
+            if name not in names:
+                break
+        else:
+            name = f"{prefix} {core} {index} {rng.choice(legal_forms)}"
+        names.add(name)
+        mailbox = rng.choice(("billing", "ap", "finance", "accounts"))
+        customers.append(
+            Customer(
+                name=name,
+                email=f"{mailbox}@{_slug(prefix + core)}.{tld}.example",
+                country=country,
+                default_currency=currency,
+                external_id=f"{EXTERNAL_ID_PREFIX}{index:04d}",
+                created_at=ANCHOR - timedelta(days=rng.randint(200, 1100), minutes=rng.randint(0, 1439)),
+            )
+        )
+        size = _weighted(rng, _SIZES)
+        network = showcase.pop(0) if currency == "USD" and showcase else None
+        profiles.append(
+            _Profile(
+                size=size,
+                plan=rng.choice(_PLANS_BY_SIZE[size]),
+                usage=_weighted(rng, _USAGE_MIXES),
+                terms_days=_weighted(rng, _TERMS_DAYS),
+                billing_day=rng.randint(1, 28),
+                pay_reliability=rng.choice((0.99, 0.97, 0.95, 0.9, 0.75)),
+                instrument=_instrument(rng, currency, network),
+            )
+        )
+    return customers, profiles
+
+
+def _quantity(rng: random.Random, key: str, size: Decimal) -> Decimal:
+    base, sigma = _USAGE_BASE[key]
+    value = base * size * Decimal(str(round(rng.lognormvariate(0, sigma), 6)))
+    if key in ("a100", "h100", "rtx4090"):
+        # Metered by the second: hours with six decimals.
+        seconds = max(60, int(value * 3600))
+        return (Decimal(seconds) / 3600).quantize(Decimal("0.000001"))
+    if key == "api":
+        return max(value, Decimal("0.001")).quantize(Decimal("0.001"))
+    return max(value, Decimal("0.01")).quantize(Decimal("0.01"))
+
+
+def _line(book, key: str, currency: str, quantity: Decimal) -> InvoiceLine:
+    description, kind, unit, price = book[key][currency]
+    return InvoiceLine(
+        description=description,
+        kind=kind,
+        quantity=quantity,
+        unit=unit,
+        unit_price_minor=price,
+        amount_minor=line_amount_minor(quantity=quantity, unit_price_minor=price),
+    )
+
+
+def _month_starts() -> list[datetime]:
+    starts = []
+    year, month = ANCHOR.year, ANCHOR.month
+    for _ in range(HISTORY_MONTHS):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        starts.append(datetime(year, month, 1, tzinfo=UTC))
+    return sorted(starts)
+
+
+def _invoice_drafts(rng: random.Random, customers, profiles, book):
+    """Every invoice as (customer index, issued_at, due_at, lines), in issue order."""
+    drafts = []
+    for month_start in _month_starts():
+        for index, (customer, profile) in enumerate(zip(customers, profiles, strict=True)):
+            currency = customer.default_currency
+            issued_at = month_start + timedelta(
+                days=profile.billing_day - 1, hours=rng.randint(5, 9), minutes=rng.randint(0, 59)
+            )
+            lines = [_line(book, profile.plan, currency, Decimal(1))]
+            lines += [_line(book, key, currency, _quantity(rng, key, profile.size)) for key in profile.usage]
+            if rng.random() < 0.04:
+                charges = sum(line.amount_minor for line in lines)
+                credit = max(1, round(charges * rng.uniform(0.05, 0.2)))
+                lines.append(
+                    InvoiceLine(
+                        description="SLA credit: GPU cluster incident",
+                        kind="credit",
+                        quantity=Decimal(1),
+                        unit="",
+                        unit_price_minor=-credit,
+                        amount_minor=-credit,
+                    )
+                )
+            drafts.append((index, issued_at, issued_at + timedelta(days=profile.terms_days), lines))
+
+            if rng.random() < 0.67:
+                extra_at = issued_at + timedelta(days=rng.randint(3, 25), hours=rng.randint(0, 8))
+                if extra_at >= ANCHOR:
+                    extra_at = issued_at + timedelta(hours=rng.randint(1, 12))
+                roll = rng.random()
+                if roll < 0.15:
+                    extra = [_line(book, "reserved", currency, Decimal(rng.randint(1, 4)))]
+                elif roll < 0.25:
+                    extra = [_line(book, "services", currency, Decimal(rng.randint(4, 40)))]
+                else:
+                    key = rng.choice(("a100", "h100", "rtx4090"))
+                    extra = [_line(book, key, currency, _quantity(rng, key, profile.size / 2))]
+                drafts.append((index, extra_at, extra_at + timedelta(days=profile.terms_days), extra))
+    drafts.sort(key=lambda d: (d[1], d[0]))
+    return drafts
+
+
+def _split(rng: random.Random, total: int) -> list[int]:
+    first = max(1, min(total - 1, round(total * rng.uniform(0.3, 0.7))))
+    return [first, total - first]
+
+
+def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _References) -> list[Payment]:
+    """Decide the invoice's status and paid_at, and return its payments."""
+    if rng.random() < 0.015:
+        invoice.status = Invoice.Status.VOID
+        return []
+    terms = (invoice.due_at - invoice.issued_at).total_seconds()
+    pays = rng.random() < profile.pay_reliability
+    paid_at = invoice.issued_at + timedelta(seconds=rng.uniform(0.05, 1.3) * terms)
+    if pays and paid_at < AS_OF:
+        parts = _split(rng, invoice.amount_minor) if rng.random() < 0.05 and invoice.amount_minor > 1 else None
+        if parts is None:
+            captures = [(invoice.amount_minor, paid_at)]
+        else:
+            first_at = invoice.issued_at + (paid_at - invoice.issued_at) * rng.uniform(0.2, 0.8)
+            captures = [(parts[0], first_at), (parts[1], paid_at)]
+        invoice.status = Invoice.Status.PAID
+        invoice.paid_at = paid_at
+    else:
+        invoice.status = Invoice.Status.OVERDUE if invoice.due_at < AS_OF else Invoice.Status.OPEN
+        captures = []
+        if rng.random() < 0.15 and invoice.amount_minor > 1:
+            partial_at = invoice.issued_at + (min(AS_OF, invoice.due_at) - invoice.issued_at) * rng.uniform(0.3, 0.9)
+            captures = [(_split(rng, invoice.amount_minor)[0], partial_at)]
+
+    payments = []
+    for amount, captured_at in captures:
+        instrument = profile.instrument if rng.random() < 0.85 else _instrument(rng, invoice.currency)
+        payments.append(
+            Payment(
+                invoice=invoice,
+                customer_id=invoice.customer_id,
+                psp=instrument.psp,
+                psp_reference=refs.new(instrument.psp, instrument.method),
+                method=instrument.method,
+                method_detail=instrument.method_detail,
+                network=instrument.network,
+                card_last4=instrument.card_last4,
+                amount_minor=amount,
+                currency=invoice.currency,
+                captured_at=captured_at,
+                created_at=captured_at + timedelta(seconds=rng.randint(1, 90)),
+            )
+        )
+    return payments
+
+
+def _ensure_pks(objects: list, model, key: str) -> None:
+    """Backends that cannot return ids from a bulk insert: look them up by a natural key."""
+    missing = [obj for obj in objects if obj.pk is None]
+    if not missing:
+        return
+    ids = dict(model.objects.filter(**{f"{key}__in": [getattr(o, key) for o in missing]}).values_list(key, "pk"))
+    for obj in missing:
+        obj.pk = ids[getattr(obj, key)]
+
+
+def seed_ledger(*, rng: random.Random) -> None:
+    """Create the demo ledger once; a second call (any rng) changes nothing."""
+    if Customer.objects.filter(external_id__startswith=EXTERNAL_ID_PREFIX).exists():
+        logger.info("demo ledger already present; nothing to do")
+        return
+
+    book = _prices()
+    with transaction.atomic():
+        customers, profiles = _customers(rng)
+        Customer.objects.bulk_create(customers, batch_size=500)
+        _ensure_pks(customers, Customer, "external_id")
+
+        drafts = _invoice_drafts(rng, customers, profiles, book)
+        first_seq = _next_seq(year=drafts[0][1].year)
+        invoices: list[Invoice] = []
+        for offset, (index, issued_at, due_at, lines) in enumerate(drafts):
+            invoices.append(
+                Invoice(
+                    customer=customers[index],
+                    number=f"INV-{issued_at.year}-{first_seq + offset:06d}",
+                    currency=customers[index].default_currency,
+                    amount_minor=sum(line.amount_minor for line in lines),
+                    issued_at=issued_at,
+                    due_at=due_at,
+                    created_at=issued_at,
+                )
+            )
+        refs = _References(rng)
+        payments: list[Payment] = []
+        for invoice, (index, *_rest) in zip(invoices, drafts, strict=True):
+            payments += _settle(rng, invoice, profiles[index], refs)
+        Invoice.objects.bulk_create(invoices, batch_size=500)
+        _ensure_pks(invoices, Invoice, "number")
+
+        all_lines = []
+        for invoice, (_index, _issued, _due, lines) in zip(invoices, drafts, strict=True):
+            for line in lines:
+                line.invoice = invoice
+                all_lines.append(line)
+        InvoiceLine.objects.bulk_create(all_lines, batch_size=1000)
+        for payment in payments:
+            payment.invoice_id = payment.invoice.pk
+        Payment.objects.bulk_create(payments, batch_size=1000)
+
+    logger.info(
+        "demo ledger seeded",
+        extra={"customers": len(customers), "invoices": len(invoices), "payments": len(payments)},
+    )
+
+
+def _next_seq(*, year: int) -> int:
+    from .services import invoice_next_number
+
+    return int(invoice_next_number(year=year).rsplit("-", 1)[1])
