@@ -86,7 +86,7 @@ def _check_minor(amount_minor: object) -> int:
 
 
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
-    """Minor units as an exact Decimal in major units: ``minor_to_decimal(1234, "USD") == Decimal("12.34")``."""
+    """Minor units as an exact Decimal in major units: ``minor_to_decimal(1234, "USD")`` is ``12.34``."""
     amount_minor = _check_minor(amount_minor)
     exponent = currency_exponent(currency)
     sign = 1 if amount_minor < 0 else 0

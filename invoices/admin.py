@@ -45,14 +45,32 @@ class InvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Payment
     extra = 0
-    fields = ["psp", "psp_reference", "method", "network", "card_last4", "amount_minor", "currency", "captured_at"]
+    fields = [
+        "psp",
+        "psp_reference",
+        "method",
+        "network",
+        "card_last4",
+        "amount_minor",
+        "currency",
+        "captured_at",
+    ]
     readonly_fields = fields
     show_change_link = True
 
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["number", "customer", "status", "amount", "issued_at", "due_at", "paid_at", "dunning_paused"]
+    list_display = [
+        "number",
+        "customer",
+        "status",
+        "amount",
+        "issued_at",
+        "due_at",
+        "paid_at",
+        "dunning_paused",
+    ]
     list_filter = ["status", "dunning_paused"]
     search_fields = ["=number", "customer__name"]
     list_select_related = ["customer"]

@@ -16,16 +16,18 @@ import logging
 import random
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 
 from backoffice.money import parse_minor
 
 from .models import Customer, Invoice, InvoiceLine, Payment
-from .services import line_amount_minor
+from .services import INVOICE_NUMBER_FORMAT, invoice_next_number, line_amount_minor
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +95,8 @@ _COUNTRIES = {
            "com"),
     "DE": (7, [("EUR", 9), ("USD", 1)], ["GmbH", "AG"],
            ["Nordlicht", "Rhein", "Alpen", "Isar", "Elbe", "Schwarzwald", "Bodensee"], "de"),
-    "FR": (5, [("EUR", 9), ("USD", 1)], ["SAS", "SA"], ["Lumière", "Seine", "Mistral", "Provence", "Loire"], "fr"),
+    "FR": (5, [("EUR", 9), ("USD", 1)], ["SAS", "SA"],
+           ["Lumière", "Seine", "Mistral", "Provence", "Loire"], "fr"),
     "NL": (5, [("EUR", 9), ("USD", 1)], ["B.V."], ["Amstel", "Delta", "Zuiderzee", "Oranje", "Polder"], "nl"),
     "ES": (3, [("EUR", 1)], ["S.L.", "S.A."], ["Iberia", "Tejo", "Sierra Nevada", "Mediterránea"], "es"),
     "FI": (2, [("EUR", 1)], ["Oy"], ["Aurora", "Boreal", "Saimaa", "Lappi"], "fi"),
@@ -129,13 +132,15 @@ _USAGE_MIXES = (
 _METHODS = {
     "USD": [("card", "", 78), ("bank_transfer", "ach_debit", 8), ("bank_transfer", "wire", 6),
             ("wallet", "apple_pay", 5), ("wallet", "google_pay", 3)],
-    "EUR": [("card", "", 60), ("bank_transfer", "sepa_debit", 14), ("bank_transfer", "sepa_credit_transfer", 14),
+    "EUR": [("card", "", 60), ("bank_transfer", "sepa_debit", 14),
+            ("bank_transfer", "sepa_credit_transfer", 14),
             ("wallet", "apple_pay", 4), ("wallet", "paypal", 3), ("local", "ideal", 5)],
     "GBP": [("card", "", 72), ("bank_transfer", "bacs_debit", 12), ("bank_transfer", "faster_payments", 8),
             ("wallet", "apple_pay", 8)],
     "KZT": [("card", "", 45), ("local", "kaspi", 40), ("bank_transfer", "kz_bank_transfer", 15)],
     "AZN": [("card", "", 70), ("bank_transfer", "az_bank_transfer", 20), ("wallet", "m10", 10)],
-    "UZS": [("card", "", 35), ("local", "payme", 30), ("local", "click", 25), ("bank_transfer", "uz_bank_transfer", 10)],
+    "UZS": [("card", "", 35), ("local", "payme", 30), ("local", "click", 25),
+            ("bank_transfer", "uz_bank_transfer", 10)],
 }  # fmt: skip
 _NETWORKS = {
     "USD": [("visa", 50), ("mastercard", 30), ("amex", 12), ("discover", 5), ("jcb", 2), ("unionpay", 1)],
@@ -147,7 +152,16 @@ _NETWORKS = {
 }
 # The first card customers get these networks, so every network appears whatever the rng seed.
 _NETWORK_SHOWCASE = ["visa", "mastercard", "amex", "discover", "jcb", "unionpay"]
-_LOCAL_PSP = {"kaspi", "payme", "click", "m10", "kz_bank_transfer", "az_bank_transfer", "uz_bank_transfer", "wire"}
+_LOCAL_PSP = {
+    "kaspi",
+    "payme",
+    "click",
+    "m10",
+    "kz_bank_transfer",
+    "az_bank_transfer",
+    "uz_bank_transfer",
+    "wire",
+}
 
 
 @dataclass
@@ -170,7 +184,8 @@ class _Profile:
     instrument: _Instrument
 
 
-def _weighted(rng: random.Random, pairs):
+def _weighted(rng: random.Random, pairs: Iterable[tuple]) -> Any:
+    """Pick the first element of one of ``pairs``, weighted by each tuple's last element."""
     items = list(pairs)
     return rng.choices([p[0] for p in items], weights=[p[-1] for p in items], k=1)[0]
 
@@ -190,8 +205,6 @@ def _slug(text: str) -> str:
 
 
 def _instrument(rng: random.Random, currency: str, network: str | None = None) -> _Instrument:
-    method, detail = _weighted(rng, ((m, d, w) for m, d, w in _METHODS[currency]))[0:1][0], None
-    # _weighted returns only the first element; pick the whole tuple instead.
     method, detail, _ = rng.choices(_METHODS[currency], weights=[w for _, _, w in _METHODS[currency]], k=1)[0]
     if network:
         method, detail = "card", ""
@@ -292,7 +305,9 @@ def _quantity(rng: random.Random, key: str, size: Decimal) -> Decimal:
     return max(value, Decimal("0.01")).quantize(Decimal("0.01"))
 
 
-def _line(book, key: str, currency: str, quantity: Decimal) -> InvoiceLine:
+def _line(
+    book: dict[str, dict[str, tuple[str, str, str, int]]], key: str, currency: str, quantity: Decimal
+) -> InvoiceLine:
     description, kind, unit, price = book[key][currency]
     return InvoiceLine(
         description=description,
@@ -363,6 +378,10 @@ def _split(rng: random.Random, total: int) -> list[int]:
     return [first, total - first]
 
 
+def _at_fraction(start: datetime, end: datetime, fraction: float) -> datetime:
+    return start + timedelta(seconds=int((end - start).total_seconds() * fraction))
+
+
 def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _References) -> list[Payment]:
     """Decide the invoice's status and paid_at, and return its payments."""
     if rng.random() < 0.015:
@@ -370,13 +389,13 @@ def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _Refe
         return []
     terms = (invoice.due_at - invoice.issued_at).total_seconds()
     pays = rng.random() < profile.pay_reliability
-    paid_at = invoice.issued_at + timedelta(seconds=rng.uniform(0.05, 1.3) * terms)
+    paid_at = invoice.issued_at + timedelta(seconds=int(rng.uniform(0.05, 1.3) * terms))
     if pays and paid_at < AS_OF:
         parts = _split(rng, invoice.amount_minor) if rng.random() < 0.05 and invoice.amount_minor > 1 else None
         if parts is None:
             captures = [(invoice.amount_minor, paid_at)]
         else:
-            first_at = invoice.issued_at + (paid_at - invoice.issued_at) * rng.uniform(0.2, 0.8)
+            first_at = _at_fraction(invoice.issued_at, paid_at, rng.uniform(0.2, 0.8))
             captures = [(parts[0], first_at), (parts[1], paid_at)]
         invoice.status = Invoice.Status.PAID
         invoice.paid_at = paid_at
@@ -384,7 +403,7 @@ def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _Refe
         invoice.status = Invoice.Status.OVERDUE if invoice.due_at < AS_OF else Invoice.Status.OPEN
         captures = []
         if rng.random() < 0.15 and invoice.amount_minor > 1:
-            partial_at = invoice.issued_at + (min(AS_OF, invoice.due_at) - invoice.issued_at) * rng.uniform(0.3, 0.9)
+            partial_at = _at_fraction(invoice.issued_at, min(AS_OF, invoice.due_at), rng.uniform(0.3, 0.9))
             captures = [(_split(rng, invoice.amount_minor)[0], partial_at)]
 
     payments = []
@@ -421,7 +440,8 @@ def _ensure_pks(objects: list, model, key: str) -> None:
 
 def seed_ledger(*, rng: random.Random) -> None:
     """Create the demo ledger once; a second call (any rng) changes nothing."""
-    if Customer.objects.filter(external_id__startswith=EXTERNAL_ID_PREFIX).exists():
+    # The seed is all-or-nothing (one transaction), so its first customer marks a complete run.
+    if Customer.objects.filter(external_id=f"{EXTERNAL_ID_PREFIX}0001").exists():
         logger.info("demo ledger already present; nothing to do")
         return
 
@@ -432,13 +452,17 @@ def seed_ledger(*, rng: random.Random) -> None:
         _ensure_pks(customers, Customer, "external_id")
 
         drafts = _invoice_drafts(rng, customers, profiles, book)
-        first_seq = _next_seq(year=drafts[0][1].year)
+        numbers: dict[int, int] = {}  # year -> last sequence used
         invoices: list[Invoice] = []
-        for offset, (index, issued_at, due_at, lines) in enumerate(drafts):
+        for index, issued_at, due_at, lines in drafts:
+            year = issued_at.year
+            if year not in numbers:
+                numbers[year] = int(invoice_next_number(year=year).rsplit("-", 1)[1]) - 1
+            numbers[year] += 1
             invoices.append(
                 Invoice(
                     customer=customers[index],
-                    number=f"INV-{issued_at.year}-{first_seq + offset:06d}",
+                    number=INVOICE_NUMBER_FORMAT.format(year=year, seq=numbers[year]),
                     currency=customers[index].default_currency,
                     amount_minor=sum(line.amount_minor for line in lines),
                     issued_at=issued_at,
@@ -464,12 +488,14 @@ def seed_ledger(*, rng: random.Random) -> None:
         Payment.objects.bulk_create(payments, batch_size=1000)
 
     logger.info(
-        "demo ledger seeded",
+        "demo ledger seeded: %d customers, %d invoices, %d payments",
+        len(customers),
+        len(invoices),
+        len(payments),
         extra={"customers": len(customers), "invoices": len(invoices), "payments": len(payments)},
     )
 
 
-def _next_seq(*, year: int) -> int:
-    from .services import invoice_next_number
-
-    return int(invoice_next_number(year=year).rsplit("-", 1)[1])
+def seed(*, rng: random.Random) -> None:
+    """The entry point ``manage.py seed_demo`` calls for every app's demo module."""
+    seed_ledger(rng=rng)

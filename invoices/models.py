@@ -37,9 +37,7 @@ class Customer(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(default_currency__regex=CURRENCY_REGEX), name="customer_currency_iso"
-            ),
+            models.CheckConstraint(condition=Q(default_currency__regex=CURRENCY_REGEX), name="customer_currency_iso"),
             models.CheckConstraint(condition=Q(country__regex=COUNTRY_REGEX), name="customer_country_iso"),
         ]
         indexes = [models.Index(fields=["name"], name="customer_name_idx")]
@@ -147,11 +145,16 @@ class Payment(models.Model):
     psp_reference = models.CharField(max_length=64, help_text="The PSP's charge / payment id.")
     method = models.CharField(max_length=16, choices=Method.choices)
     method_detail = models.CharField(
-        max_length=32, blank=True, help_text='The specific method, e.g. "kaspi", "payme", "sepa_debit", "apple_pay".'
+        max_length=32,
+        blank=True,
+        help_text='The specific method, e.g. "kaspi", "payme", "sepa_debit", "apple_pay".',
     )
     network = models.CharField(max_length=16, choices=Network.choices, blank=True, help_text="Card payments only.")
     card_last4 = models.CharField(
-        max_length=4, blank=True, validators=[last4_validator], help_text="Last four digits only; never a PAN."
+        max_length=4,
+        blank=True,
+        validators=[last4_validator],
+        help_text="Last four digits only; never a PAN.",
     )
     amount_minor = models.BigIntegerField(help_text="Captured amount in minor units.")
     currency = currency_field()
@@ -165,7 +168,8 @@ class Payment(models.Model):
             models.CheckConstraint(condition=~Q(psp_reference=""), name="payment_psp_reference_present"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_REGEX), name="payment_currency_iso"),
             models.CheckConstraint(
-                condition=Q(card_last4="") | Q(card_last4__regex=LAST4_REGEX), name="payment_card_last4_digits"
+                condition=Q(card_last4="") | Q(card_last4__regex=LAST4_REGEX),
+                name="payment_card_last4_digits",
             ),
             models.CheckConstraint(
                 condition=Q(method="card") | (Q(network="") & Q(card_last4="")),

@@ -42,10 +42,7 @@ def invoice_next_number(*, year: int) -> str:
     """The next free number of the year's series ("INV-2026-000124" after "INV-2026-000123")."""
     prefix = INVOICE_NUMBER_FORMAT.format(year=year, seq=0)[:-6]
     last = (
-        Invoice.objects.filter(number__startswith=prefix)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
+        Invoice.objects.filter(number__startswith=prefix).order_by("-number").values_list("number", flat=True).first()
     )
     seq = int(last[len(prefix) :]) + 1 if last and last[len(prefix) :].isdigit() else 1
     return INVOICE_NUMBER_FORMAT.format(year=year, seq=seq)
@@ -100,7 +97,8 @@ def invoice_create(
         amount = line_amount_minor(quantity=quantity, unit_price_minor=line.unit_price_minor)
         if (line.kind == InvoiceLine.Kind.CREDIT) != (amount < 0) and amount != 0:
             raise InvalidInput(
-                "Credit lines take a negative unit price; other lines a positive one.", code="invalid_invoice_line"
+                "Credit lines take a negative unit price; other lines a positive one.",
+                code="invalid_invoice_line",
             )
         line_rows.append(
             InvoiceLine(

@@ -63,6 +63,25 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under REQUIRE_SERVICES=1: {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _role_defaults(request):
+    """Transactional tests flush the database, migration data included: put the roles back."""
+    marker = request.node.get_closest_marker("django_db")
+    names = request.fixturenames
+    transactional = "transactional_db" in names or "live_server" in names or (
+        marker is not None and marker.kwargs.get("transaction", False))
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    from django.contrib.auth.models import Group as G
+
+    from backoffice.roles.defaults import install_defaults
+    from backoffice.roles.models import ApprovalLimit, DualApprovalThreshold
+
+    if not G.objects.filter(name="team_lead").exists():
+        install_defaults(G, ApprovalLimit, DualApprovalThreshold)
+
+
 def _make_user(username: str, *groups: str, superuser: bool = False):
     from django.contrib.auth import get_user_model
 

@@ -15,3 +15,9 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tasks run in-process in tests even when REDIS_URL is set; the worker integration tests
 # switch to the real broker explicitly.
 CELERY_TASK_ALWAYS_EAGER = True
+
+# A minimal case type used by the foundation's own tests (tests/testapp).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
+ROOT_URLCONF = "tests.testapp.urls"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
