@@ -1,13 +1,13 @@
 """Demo ledger: ~300 cloud / GPU-marketplace customers, ~3,000 invoices, ~2,600 payments.
 
-``seed_ledger(rng=random.Random(seed))`` is deterministic (every choice comes from ``rng`` and
-the fixed dates below, never from the clock) and idempotent (it does nothing once the demo
-customers exist; it writes everything in one transaction, so a failed run leaves nothing).
+``seed_ledger(rng=random.Random(seed))`` is deterministic for a given day (every choice comes
+from ``rng`` and from ``AS_OF``, today at 00:00 UTC) and idempotent (it does nothing once the
+demo customers exist; it writes everything in one transaction, so a failed run leaves nothing).
 
-Dates: invoices are issued monthly in the six months before ``ANCHOR`` (2026-11-01). Payments
-are captured up to ``AS_OF`` (2026-11-22), the seed's fixed "today": unpaid invoices due before
-it are ``overdue``, the others ``open``, so the demo shows open and overdue invoices and card
-payments recent enough to be disputed.
+Dates: invoices are issued monthly in the six months before ``ANCHOR`` (three weeks before
+``AS_OF``). Payments are captured up to ``AS_OF``: unpaid invoices due before it are
+``overdue``, the others ``open``, so whenever the demo is seeded it shows open and overdue
+invoices and card payments recent enough to be disputed.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from .services import INVOICE_NUMBER_FORMAT, invoice_next_number, line_amount_mi
 
 logger = logging.getLogger(__name__)
 
-ANCHOR = datetime(2026, 11, 1, tzinfo=UTC)
-AS_OF = ANCHOR + timedelta(days=21)
+AS_OF = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+ANCHOR = AS_OF - timedelta(days=21)
 HISTORY_MONTHS = 6
 CUSTOMER_COUNT = 300
 EXTERNAL_ID_PREFIX = "demo-cus-"
