@@ -34,7 +34,23 @@ def _broker() -> dict[str, Any]:
         return {"ok": False, "mode": "redis", "error": exc.__class__.__name__}
 
 
+def _beat() -> dict[str, Any]:
+    from django.db.models import Max
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    try:
+        last = PeriodicTask.objects.filter(enabled=True).aggregate(last=Max("last_run_at"))["last"]
+    except DatabaseError:
+        return {"last_run_at": None, "age_seconds": None}
+    return {
+        "last_run_at": last.isoformat() if last else None,
+        "age_seconds": round((timezone.now() - last).total_seconds()) if last else None,
+    }
+
+
 def health_report() -> dict[str, Any]:
     report = {"database": _database(), "broker": _broker()}
+    report["beat"] = _beat() if report["database"]["ok"] else {"last_run_at": None, "age_seconds": None}
     report["ok"] = report["database"]["ok"] and report["broker"]["ok"]
     return report

@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("backoffice.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("notifications/", include("backoffice.notifications.urls")),
     path("", include("backoffice.web.urls")),
     path("disputes/", include("disputes.urls")),
     path("refunds/", include("refunds.urls")),
