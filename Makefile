@@ -26,8 +26,17 @@ system-deps:
 demo: venv system-deps
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py run_periodic --force
 	@echo "Demo users: specialist, specialist2, lead, lead2, auditor, admin — password: demo"
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@if [ -z "$$REDIS_URL" ]; then \
+		echo "No REDIS_URL: periodic tasks run in-process every minute (manage.py run_periodic --loop)"; \
+		$(BIN)/python manage.py run_periodic --loop --every 60 & periodic=$$!; \
+		trap "kill $$periodic 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+	else \
+		echo "REDIS_URL is set: run 'make services' (Celery worker + beat) in another terminal"; \
+		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
+	fi
 
 test: venv system-deps
 	$(BIN)/ruff check .

@@ -145,3 +145,60 @@ def browser_type_launch_args(browser_type_launch_args):
         "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
     }
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker (a separate process) on the Redis of CI and this test's PostgreSQL database.
+
+    Tasks sent by the test go to a queue of their own, so nothing else's messages interfere.
+    """
+    import subprocess
+    import sys
+    import time
+    import uuid
+    from pathlib import Path
+
+    from backoffice.celery import app
+
+    if connection.vendor != "postgresql" or not os.environ.get("REDIS_URL"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL) for a real worker")
+    db = connection.settings_dict
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_WORKER_QUEUE": queue,
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    root = Path(__file__).resolve().parents[1]
+    log = open(root / f".worker-{queue}.log", "w+")  # noqa: SIM115 - closed in teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "backoffice", "worker", "-Q", queue, "-n", f"{queue}@localhost",
+         "--pool=solo", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    saved = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"the Celery worker exited: {log.read()[-3000:]}")
+            if app.control.ping(destination=[f"celery@{queue}@localhost", f"{queue}@localhost"], timeout=0.5):
+                break
+        else:
+            pytest.fail("the Celery worker did not answer a ping within 60 s")
+        yield {"queue": queue, "process": proc, "log": log}
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = saved
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        Path(log.name).unlink(missing_ok=True)

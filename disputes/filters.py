@@ -1,0 +1,75 @@
+"""The one FilterSet for disputes, shared by the queue page, the API and the admin."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from backoffice.roles.models import Role
+
+from .models import Dispute, DisputeStage, DisputeState, Network, ReasonCategory
+
+
+def _workers(request):
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
+        .distinct()
+        .order_by("username")
+    )
+
+
+class DisputeFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=DisputeState.choices)
+    stage = django_filters.MultipleChoiceFilter(choices=DisputeStage.choices)
+    network = django_filters.MultipleChoiceFilter(choices=Network.choices)
+    category = django_filters.MultipleChoiceFilter(
+        field_name="reason_code__category", choices=ReasonCategory.choices, label="Reason category"
+    )
+    reason_code = django_filters.CharFilter(method="filter_reason_code", max_length=32,
+                                            label='Reason code (e.g. "13.1")')
+    amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
+                                             label="Amount from (minor units)")
+    amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
+                                             label="Amount to (minor units)")
+    currency = django_filters.CharFilter(method="filter_currency", max_length=3)
+    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte", label="Due before")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", label="Due after")
+    due_within = django_filters.NumberFilter(method="filter_due_within", min_value=0, max_value=3650,
+                                             label="Internal due within (days)")
+    q = django_filters.CharFilter(method="search", max_length=200, label="Reference, PSP id or customer")
+
+    class Meta:
+        model = Dispute
+        fields = ["state", "stage", "network", "category", "reason_code", "amount_min", "amount_max", "currency",
+                  "assignee", "due_before", "due_after", "due_within", "q"]
+
+    def filter_reason_code(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        value = value.strip()
+        return queryset.filter(reason_code__code__iexact=value) if value else queryset
+
+    def filter_currency(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        value = value.strip().upper()
+        return queryset.filter(currency=value) if value else queryset
+
+    def filter_due_within(self, queryset: QuerySet[Dispute], name: str, value) -> QuerySet[Dispute]:
+        """Open disputes whose internal due date falls between now and ``value`` days from now."""
+        if value is None:
+            return queryset
+        now = timezone.now()
+        return queryset.filter(internal_due_at__gte=now, internal_due_at__lt=now + timedelta(days=float(value)))
+
+    def search(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.upper().startswith(f"{Dispute.REFERENCE_PREFIX}-"):
+            return queryset.filter(reference=value.upper())
+        return queryset.filter(
+            Q(psp_dispute_id=value) | Q(payment__psp_reference=value) | Q(payment__customer__name__icontains=value)
+        )

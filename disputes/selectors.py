@@ -1,0 +1,90 @@
+"""Reads of disputes: every queryset a page, the API, the admin or a task needs, scoped by role and
+with what the list shows joined in (a fixed number of queries per page, no N+1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from backoffice.errors import InvalidInput, NotFound
+from backoffice.roles.predicates import can_read
+from invoices.models import InvoiceLine, Payment
+
+from .filters import DisputeFilter
+from .models import GENERIC_NETWORK, Dispute, EvidenceChecklist, EvidenceItem, ReasonCode
+
+LIST_RELATED = ("reason_code", "assignee", "payment__customer", "payment__invoice")
+
+
+def _evidence_kinds_prefetch() -> Prefetch:
+    return Prefetch("evidence", queryset=EvidenceItem.objects.only("id", "dispute_id", "kind").order_by())
+
+
+def dispute_list(*, user: Any, filters: Mapping[str, Any] | None = None, with_evidence: bool = False,
+                 request: Any = None) -> QuerySet[Dispute]:
+    """Disputes this user may read (every role reads all; no role, nothing), ordered by internal due date."""
+    if not can_read(user):
+        return Dispute.objects.none()
+    qs = Dispute.objects.select_related(*LIST_RELATED).order_by("internal_due_at", "id")
+    if with_evidence:
+        qs = qs.prefetch_related(_evidence_kinds_prefetch())
+    if filters:
+        filterset = DisputeFilter(data=filters, queryset=qs, request=request)
+        if not filterset.is_valid():
+            raise InvalidInput("Invalid filter.", code="invalid_filter",
+                               extra={"errors": filterset.errors.get_json_data()})
+        qs = filterset.qs
+    return qs
+
+
+def dispute_get(*, user: Any, dispute_id: int) -> Dispute:
+    dispute = dispute_list(user=user, with_evidence=True).filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound(f"Dispute {dispute_id} does not exist.")
+    return dispute
+
+
+def dispute_evidence(*, dispute: Dispute) -> QuerySet[EvidenceItem]:
+    return EvidenceItem.objects.filter(dispute=dispute).select_related("added_by").order_by("created_at", "id")
+
+
+def dispute_checklist(*, dispute: Dispute) -> EvidenceChecklist:
+    """The reason code's checklist against the evidence present (uses prefetched evidence when there)."""
+    cache = getattr(dispute, "_prefetched_objects_cache", {})
+    if "evidence" in cache:
+        kinds = {item.kind for item in cache["evidence"]}
+    else:
+        kinds = set(EvidenceItem.objects.filter(dispute_id=dispute.pk).values_list("kind", flat=True).distinct())
+    return dispute.reason_code.checklist(kinds)
+
+
+def invoice_lines(*, invoice_id: int) -> QuerySet[InvoiceLine]:
+    return InvoiceLine.objects.filter(invoice_id=invoice_id).order_by("id")
+
+
+def reason_codes_for(*, network: str) -> QuerySet[ReasonCode]:
+    """Codes a dispute on ``network`` may carry: the network's own, then the PSPs' generic reasons."""
+    return ReasonCode.objects.filter(Q(network=network) | Q(network=GENERIC_NETWORK)).order_by("network", "code")
+
+
+def reason_code_find(*, network: str, code: str) -> ReasonCode | None:
+    code = (code or "").strip()
+    found = ReasonCode.objects.filter(network=network, code__iexact=code).first()
+    if found is None and network != GENERIC_NETWORK:
+        found = ReasonCode.objects.filter(network=GENERIC_NETWORK, code__iexact=code).first()
+    return found
+
+
+def payment_find(*, reference: str) -> Payment | None:
+    """A payment by id (digits) or by the PSP's charge reference."""
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    qs = Payment.objects.select_related("invoice", "customer")
+    if reference.isdigit():
+        found = qs.filter(pk=int(reference)).first()
+        if found is not None:
+            return found
+    return qs.filter(psp_reference=reference).order_by("id").first()
