@@ -2,6 +2,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import views
+from .dashboard import dashboard
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/queues/mine/", permanent=False), name="home"),
@@ -14,5 +15,6 @@ urlpatterns = [
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
     path("audit/", views.audit, name="audit"),
+    path("dashboard/", dashboard, name="dashboard"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

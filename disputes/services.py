@@ -1,0 +1,530 @@
+"""Every write to disputes: creation, evidence, and each transition through the shared transition service.
+
+Lock order is payment → dispute (STYLE.md): each transition opens a transaction, locks the
+payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
+lock: ``dispute_submit_evidence`` renders the packet from a snapshot first, then checks under
+the lock that the evidence has not changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from backoffice.actors import actor_label
+from backoffice.cases.services import case_assign_reference, case_journal_created
+from backoffice.cases.transitions import lock_case, run_transition, transition_permitted
+from backoffice.cases.uploads import check_upload
+from backoffice.errors import (
+    BusinessRuleViolation,
+    Conflict,
+    ConcurrentChange,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from backoffice.journal.services import denied_record, journal_record
+from backoffice.money import MoneyError, is_valid_currency
+from backoffice.roles.predicates import is_system, is_team_lead, is_worker
+from invoices.models import Payment
+
+from .models import (
+    EVIDENCE_OPEN_STATES,
+    GENERIC_NETWORK,
+    NEXT_STAGE,
+    Dispute,
+    DisputeStage,
+    DisputeState,
+    EvidenceItem,
+    EvidenceKind,
+    Network,
+    ReasonCode,
+    evidence_upload_to,
+    packet_upload_to,
+)
+
+logger = logging.getLogger("disputes")
+
+MAX_EVIDENCE_TEXT = 20_000
+TRUTHY = {"1", "true", "on", "yes"}
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def dispute_deadlines(*, reason_code: ReasonCode, start: datetime,
+                      due_at: datetime | None = None) -> tuple[datetime, datetime]:
+    """``due_at`` from the PSP when known, else ``start`` + the network's response window; and the
+    internal due date, ``DISPUTE_DEADLINE_BUFFER_HOURS`` before it."""
+    due = due_at or start + timedelta(days=reason_code.response_days)
+    return due, due - timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
+
+
+def parse_due_at(value: Any) -> datetime | None:
+    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(23, 59, 59))
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed = parse_datetime(text)
+            if parsed is None and parse_date(text) is not None:
+                parsed = datetime.combine(parse_date(text), time(23, 59, 59))
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise InvalidInput(f"{value!r} is not a date and time: use ISO 8601, e.g. 2026-12-01T17:00:00Z.",
+                               code="invalid_due_at")
+    else:
+        raise InvalidInput("due_at must be an ISO 8601 date and time.", code="invalid_due_at")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.UTC)
+    return parsed
+
+
+# ---------------------------------------------------------------- locks
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    """The first lock of every dispute write (lock order payment → dispute)."""
+    qs = Payment.objects.all()
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update()
+    try:
+        return qs.get(pk=payment_id)
+    except Payment.DoesNotExist as exc:
+        raise NotFound(f"Payment {payment_id} does not exist.") from exc
+
+
+def _record_refusal(*, dispute_id: Any, reference: str, action: str, actor: Any, err: DomainError) -> None:
+    if isinstance(err, NotFound):
+        return
+    denied_record(
+        case_type=Dispute.CASE_TYPE,
+        case_id=int(dispute_id) if str(dispute_id).isdigit() else None,
+        case_reference=reference,
+        action=action,
+        actor=actor,
+        code=err.code,
+        message=err.message,
+    )
+
+
+# ---------------------------------------------------------------- create
+
+
+def _resolve_reason_code(*, reason_code: ReasonCode | str, network: str) -> ReasonCode:
+    if isinstance(reason_code, ReasonCode):
+        found = reason_code
+    else:
+        code = str(reason_code or "").strip()
+        found = ReasonCode.objects.filter(network=network, code__iexact=code).first() or (
+            ReasonCode.objects.filter(network=GENERIC_NETWORK, code__iexact=code).first()
+        )
+        if found is None:
+            raise InvalidInput(f"'{code}' is not a {network} reason code in the catalogue.",
+                               code="unknown_reason_code")
+    if found.network not in (network, GENERIC_NETWORK):
+        raise InvalidInput(f"Reason code {found.code} belongs to {found.get_network_display()}, not {network}.",
+                           code="reason_code_network_mismatch")
+    return found
+
+
+def dispute_create(
+    *,
+    actor: Any,
+    payment: Payment | int,
+    amount_minor: int,
+    currency: str,
+    network: str,
+    reason_code: ReasonCode | str,
+    psp: str,
+    psp_dispute_id: str,
+    due_at: datetime | None = None,
+    stage: str = DisputeStage.CHARGEBACK,
+    state: str | None = None,
+    reason: str = "",
+) -> Dispute:
+    """Record a dispute reported by a PSP (webhook, system) or entered by hand (specialist, team lead).
+
+    Locks the payment first; refuses an amount above the captured amount (same currency), a PSP
+    dispute id already recorded, and reason codes of another network. The dispute starts in
+    ``inquiry`` (stage inquiry) or ``needs_response`` (a chargeback stage).
+    """
+    try:
+        if not (is_worker(actor) or is_system(actor)):
+            raise PermissionDenied("Auditors read disputes; they do not create them.")
+    except PermissionDenied as err:
+        _record_refusal(dispute_id=None, reference="", action="create", actor=actor, err=err)
+        raise
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise MoneyError("amount_minor must be an integer number of minor units.")
+    if amount_minor <= 0:
+        raise MoneyError("A disputed amount must be greater than zero.", code="amount_not_positive")
+    currency = (currency or "").strip().upper()
+    if not is_valid_currency(currency):
+        raise MoneyError(f"{currency!r} is not a known ISO 4217 currency.", code="invalid_currency")
+    if network not in Network.values:
+        raise InvalidInput(f"Unknown network {network!r}; one of {', '.join(Network.values)}.",
+                           code="invalid_network")
+    psp = (psp or "").strip().lower()
+    psp_dispute_id = (psp_dispute_id or "").strip()
+    if not psp or len(psp) > 16:
+        raise InvalidInput("Name the PSP that reported the dispute (e.g. stripe).", code="invalid_psp")
+    if not psp_dispute_id or len(psp_dispute_id) > 64:
+        raise InvalidInput("The PSP's dispute id is required (at most 64 characters).",
+                           code="invalid_psp_dispute_id")
+    if stage not in DisputeStage.values:
+        raise InvalidInput(f"Unknown stage {stage!r}.", code="invalid_stage")
+    expected_state = DisputeState.INQUIRY if stage == DisputeStage.INQUIRY else DisputeState.NEEDS_RESPONSE
+    if state not in (None, "", expected_state):
+        raise InvalidInput(
+            f"A new dispute at stage '{stage}' starts in state '{expected_state}', not '{state}'.",
+            code="invalid_state",
+        )
+    if due_at is not None and timezone.is_naive(due_at):
+        raise InvalidInput("due_at must carry a time zone (UTC).", code="invalid_due_at")
+    code = _resolve_reason_code(reason_code=reason_code, network=network)
+    payment_id = payment.pk if isinstance(payment, Payment) else payment
+
+    with transaction.atomic():
+        locked = _lock_payment(payment_id)
+        if locked.network and locked.network != network:
+            raise InvalidInput(
+                f"Payment {locked.pk} was made on {locked.get_network_display()}, not {network}.",
+                code="network_mismatch",
+            )
+        # The payment row is locked: this is the DB-side check a CHECK constraint cannot make.
+        if currency == locked.currency and amount_minor > locked.amount_minor:
+            raise InvalidInput(
+                f"The disputed amount ({amount_minor}) is above what payment {locked.pk} captured "
+                f"({locked.amount_minor} {locked.currency}).",
+                code="amount_exceeds_captured",
+            )
+        if Dispute.objects.filter(psp=psp, psp_dispute_id=psp_dispute_id).exists():
+            raise Conflict(f"Dispute {psp_dispute_id} from {psp} is already recorded.", code="dispute_exists")
+        now = timezone.now()
+        due, internal_due = dispute_deadlines(reason_code=code, start=now, due_at=due_at)
+        try:
+            with transaction.atomic():
+                dispute = Dispute.objects.create(
+                    payment=locked, amount_minor=amount_minor, currency=currency, network=network,
+                    reason_code=code, psp=psp, psp_dispute_id=psp_dispute_id, stage=stage,
+                    state=expected_state, due_at=due, internal_due_at=internal_due,
+                )
+        except IntegrityError as exc:
+            raise Conflict(f"Dispute {psp_dispute_id} from {psp} is already recorded.",
+                           code="dispute_exists") from exc
+        case_assign_reference(case=dispute)
+        case_journal_created(case=dispute, actor=actor, reason=reason, context={
+            "payment_id": locked.pk, "amount_minor": amount_minor, "currency": currency, "network": network,
+            "reason_code": code.code, "psp": psp, "psp_dispute_id": psp_dispute_id, "stage": stage,
+            "due_at": due.isoformat(), "due_source": "psp" if due_at else "network_window",
+        })
+    logger.info("dispute_created dispute_id=%s reference=%s actor=%s", dispute.pk, dispute.reference,
+                actor_label(actor))
+    return dispute
+
+
+# ---------------------------------------------------------------- evidence
+
+
+def _evidence_storage():
+    return EvidenceItem._meta.get_field("file").storage
+
+
+def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
+                 upload: UploadedFile | None = None) -> EvidenceItem:
+    """Add one evidence item (text and/or a file) to an open dispute; journaled as ``add_evidence``.
+
+    The file is validated (size, type by content) before anything is stored, and stored under a
+    generated name; if anything refuses afterwards, the stored file is removed again.
+    """
+    reference = ""
+    stored_name = ""
+    try:
+        if not is_worker(actor):
+            raise PermissionDenied("Auditors read disputes; they do not add evidence.")
+        current = Dispute.objects.filter(pk=dispute_id).values("state", "reference").first()
+        if current is None:
+            raise NotFound(f"Dispute {dispute_id} does not exist.")
+        reference = current["reference"] or ""
+        if kind not in EvidenceKind.values:
+            raise InvalidInput(f"Unknown evidence kind {kind!r}.", code="invalid_evidence_kind")
+        text = (text or "").strip()
+        if len(text) > MAX_EVIDENCE_TEXT:
+            raise InvalidInput(f"Evidence text is limited to {MAX_EVIDENCE_TEXT} characters.",
+                               code="evidence_text_too_long")
+        if not text and upload is None:
+            raise InvalidInput("Evidence needs a text, a file, or both.", code="evidence_empty")
+        if current["state"] not in EVIDENCE_OPEN_STATES:
+            raise Conflict(f"{reference} is '{current['state']}': evidence can no longer be added.",
+                           code="evidence_closed")
+        checked = check_upload(upload) if upload is not None else None
+        if checked is not None:
+            stored_name = _evidence_storage().save(evidence_upload_to(None, checked.original_name), upload)
+        try:
+            with transaction.atomic():
+                dispute = lock_case(Dispute, dispute_id)
+                if dispute.state not in EVIDENCE_OPEN_STATES:
+                    raise Conflict(f"{reference} is '{dispute.state}': evidence can no longer be added.",
+                                   code="evidence_closed")
+                item = EvidenceItem.objects.create(
+                    dispute=dispute, kind=kind, text=text, file=stored_name,
+                    sha256=checked.sha256 if checked else "", mime_type=checked.mime_type if checked else "",
+                    size=checked.size if checked else 0, original_name=checked.original_name if checked else "",
+                    stage=dispute.stage, added_by=actor,
+                )
+                journal_record(
+                    case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=reference,
+                    transition="add_evidence", source=dispute.state, target=dispute.state, actor=actor,
+                    context={"evidence_id": item.pk, "kind": kind, "sha256": item.sha256,
+                             "mime_type": item.mime_type, "size": item.size},
+                )
+        except BaseException:
+            if stored_name:
+                _evidence_storage().delete(stored_name)
+            raise
+    except (PermissionDenied, Conflict) as err:
+        _record_refusal(dispute_id=dispute_id, reference=reference, action="add_evidence", actor=actor, err=err)
+        raise
+    return item
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _run(
+    *,
+    dispute_id: int,
+    name: str,
+    actor: Any,
+    reason: str = "",
+    expected_state: str | None = None,
+    checks: Iterable[Callable[[Dispute], None]] = (),
+    transition_kwargs: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    context_fn: Callable[[Dispute], dict[str, Any]] | None = None,
+) -> Dispute:
+    """Lock the payment, then take the transition through ``run_transition`` (which locks the dispute)."""
+    row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reference").first()
+    if row is None:
+        raise NotFound(f"Dispute {dispute_id} does not exist.")
+    try:
+        with transaction.atomic():
+            _lock_payment(row["payment_id"])
+            return run_transition(
+                model=Dispute, pk=dispute_id, name=name, actor=actor, reason=(reason or "").strip(),
+                expected_state=expected_state or None, checks=checks, transition_kwargs=transition_kwargs,
+                context=context, context_fn=context_fn,
+            )
+    except DomainError as err:
+        # run_transition recorded the refusal inside this transaction, which has just rolled back.
+        _record_refusal(dispute_id=dispute_id, reference=row["reference"] or "", action=name, actor=actor, err=err)
+        raise
+
+
+def _new_cycle_deadline(kwargs: dict[str, Any], *, due_at: datetime | None, next_stage: Callable[[Dispute], str]):
+    """A ``checks`` hook: under the lock, plan the new stage and deadline the transition body applies."""
+
+    def plan(case: Dispute) -> None:
+        if due_at is not None and due_at <= timezone.now():
+            raise InvalidInput("The new due date must be in the future.", code="invalid_due_at")
+        due, internal_due = dispute_deadlines(reason_code=case.reason_code, start=timezone.now(), due_at=due_at)
+        kwargs.update(stage=next_stage(case), due_at=due, internal_due_at=internal_due)
+
+    return plan
+
+
+def _cycle_context(case: Dispute) -> dict[str, Any]:
+    return {"stage": case.stage, "due_at": case.due_at.isoformat() if case.due_at else None}
+
+
+def dispute_open_chargeback(*, dispute_id: int, actor: Any, reason: str = "", due_at: datetime | None = None,
+                            expected_state: str | None = None) -> Dispute:
+    """inquiry → needs_response at stage chargeback, with a new deadline (PSP's or the network window)."""
+    kwargs: dict[str, Any] = {}
+    plan = _new_cycle_deadline(kwargs, due_at=due_at, next_stage=lambda case: DisputeStage.CHARGEBACK)
+    return _run(dispute_id=dispute_id, name="open_chargeback", actor=actor, reason=reason,
+                expected_state=expected_state, checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
+
+
+def dispute_close_inquiry(*, dispute_id: int, actor: Any, reason: str = "",
+                          expected_state: str | None = None) -> Dispute:
+    return _run(dispute_id=dispute_id, name="close_inquiry", actor=actor, reason=reason,
+                expected_state=expected_state)
+
+
+def _check_deadline(case: Dispute) -> None:
+    if case.due_at is not None and timezone.now() >= case.due_at:
+        raise BusinessRuleViolation(
+            f"{case.reference}: the response deadline ({case.due_at:%Y-%m-%d %H:%M} UTC) has passed.",
+            code="deadline_passed",
+        )
+
+
+def _submit_refusal(dispute: Dispute, *, actor: Any, override: bool, reason: str) -> bool:
+    """Whether the locked checks would refuse this submission (read without a lock, to skip rendering)."""
+    if not transition_permitted(dispute, "submit_evidence", actor) or dispute.state != DisputeState.NEEDS_RESPONSE:
+        return True
+    if dispute.due_at is not None and timezone.now() >= dispute.due_at:
+        return True
+    kinds = set(dispute.evidence.values_list("kind", flat=True))
+    if dispute.reason_code.checklist(kinds).complete:
+        return False
+    return not (override and is_team_lead(actor) and reason)
+
+
+def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", override: bool = False,
+                            expected_state: str | None = None) -> Dispute:
+    """needs_response → under_review, before ``due_at`` and with the reason code's required evidence
+    present — or, with evidence missing, by a team lead's override with a reason (journaled).
+
+    The evidence packet is rendered from a snapshot before any lock is taken and stored with the
+    transition; if the evidence changed meanwhile, the submission is refused as a concurrent change.
+    """
+    from .packet import packet_render, packet_snapshot
+
+    reason = (reason or "").strip()
+    dispute = Dispute.objects.select_related("reason_code").filter(pk=dispute_id).first()
+    if dispute is None:
+        raise NotFound(f"Dispute {dispute_id} does not exist.")
+
+    packet_name = packet_sha = ""
+    snapshot_ids: frozenset[int] | None = None
+    storage = Dispute._meta.get_field("packet").storage
+    if not _submit_refusal(dispute, actor=actor, override=override, reason=reason):
+        snapshot = packet_snapshot(dispute_id=dispute_id)
+        pdf = packet_render(snapshot)
+        packet_sha = hashlib.sha256(pdf).hexdigest()
+        packet_name = storage.save(packet_upload_to(dispute, "packet.pdf"), ContentFile(pdf))
+        snapshot_ids = snapshot.evidence_ids
+
+    kwargs: dict[str, Any] = {"override": False, "packet_name": packet_name, "packet_sha256": packet_sha}
+    facts: dict[str, Any] = {}
+
+    def check_evidence(case: Dispute) -> None:
+        present = list(EvidenceItem.objects.filter(dispute_id=case.pk).values_list("id", "kind"))
+        checklist = case.reason_code.checklist({kind for _, kind in present})
+        facts.update(evidence_kinds=sorted({kind for _, kind in present}), missing_evidence=checklist.missing)
+        if not checklist.complete:
+            if not override:
+                raise BusinessRuleViolation(
+                    f"{case.reference}: required evidence is missing: {'; '.join(checklist.missing_labels)}.",
+                    code="evidence_incomplete", extra={"missing_evidence": checklist.missing},
+                )
+            if not is_team_lead(actor):
+                raise PermissionDenied("Only a team lead may override the evidence checklist.",
+                                       code="override_not_permitted")
+            if not reason:
+                raise InvalidInput("Overriding the evidence checklist needs a reason.",
+                                   code="override_reason_required")
+            kwargs["override"] = True
+        if snapshot_ids is None or snapshot_ids != frozenset(pk for pk, _ in present):
+            raise ConcurrentChange(f"{case.reference}: the evidence changed while the packet was being built. "
+                                   "Submit again.")
+
+    def context_fn(case: Dispute) -> dict[str, Any]:
+        return {**facts, "evidence_override": kwargs["override"], "packet_sha256": packet_sha}
+
+    try:
+        return _run(dispute_id=dispute_id, name="submit_evidence", actor=actor, reason=reason,
+                    expected_state=expected_state, checks=[_check_deadline, check_evidence],
+                    transition_kwargs=kwargs, context_fn=context_fn)
+    except BaseException:
+        if packet_name:
+            storage.delete(packet_name)
+        raise
+
+
+def dispute_accept(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
+    """A team lead concedes: liability accepted, the money is lost."""
+    return _run(dispute_id=dispute_id, name="accept", actor=actor, reason=reason, expected_state=expected_state)
+
+
+def _check_deadline_passed(case: Dispute) -> None:
+    if case.due_at is None or timezone.now() < case.due_at:
+        raise BusinessRuleViolation(f"{case.reference}: the response deadline has not passed yet.",
+                                    code="deadline_not_passed")
+
+
+def dispute_expire(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
+    """System only, once ``due_at`` has passed without a response."""
+    return _run(dispute_id=dispute_id, name="expire", actor=actor, reason=reason, expected_state=expected_state,
+                checks=[_check_deadline_passed])
+
+
+def dispute_mark_won(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
+    return _run(dispute_id=dispute_id, name="mark_won", actor=actor, reason=reason, expected_state=expected_state)
+
+
+def dispute_mark_lost(*, dispute_id: int, actor: Any, reason: str = "",
+                      expected_state: str | None = None) -> Dispute:
+    return _run(dispute_id=dispute_id, name="mark_lost", actor=actor, reason=reason, expected_state=expected_state)
+
+
+def _next_stage(case: Dispute) -> str:
+    following = NEXT_STAGE.get(case.stage)
+    if following is None:
+        raise BusinessRuleViolation(
+            f"{case.reference} is at stage '{case.stage}': there is no further stage to reopen it at.",
+            code="no_further_stage",
+        )
+    return following
+
+
+def dispute_reopen(*, dispute_id: int, actor: Any, reason: str = "", due_at: datetime | None = None,
+                   expected_state: str | None = None) -> Dispute:
+    """won/lost → needs_response at the next stage (pre-arbitration, then arbitration) with a new deadline."""
+    kwargs: dict[str, Any] = {}
+    plan = _new_cycle_deadline(kwargs, due_at=due_at, next_stage=_next_stage)
+    return _run(dispute_id=dispute_id, name="reopen", actor=actor, reason=reason, expected_state=expected_state,
+                checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple):
+        value = value[-1] if value else ""
+    return str(value or "").strip().lower() in TRUTHY
+
+
+def dispute_transition(*, case_id: int, name: str, actor: Any, reason: str = "",
+                       data: dict[str, Any] | None = None) -> Dispute:
+    """The registry's dispatcher: pages, the API and the admin call transitions through here."""
+    data = data or {}
+    expected = data.get("expected_state") or None
+    common = {"dispute_id": case_id, "actor": actor, "reason": reason, "expected_state": expected}
+    if name == "submit_evidence":
+        return dispute_submit_evidence(**common, override=_truthy(data.get("override")))
+    if name == "open_chargeback":
+        return dispute_open_chargeback(**common, due_at=parse_due_at(data.get("due_at")))
+    if name == "reopen":
+        return dispute_reopen(**common, due_at=parse_due_at(data.get("due_at")))
+    simple = {
+        "close_inquiry": dispute_close_inquiry,
+        "accept": dispute_accept,
+        "expire": dispute_expire,
+        "mark_won": dispute_mark_won,
+        "mark_lost": dispute_mark_lost,
+    }
+    if name in simple:
+        return simple[name](**common)
+    # Anything else is refused (and recorded) by the transition service as ``unknown_transition``.
+    return _run(dispute_id=case_id, name=name, actor=actor, reason=reason, expected_state=expected)
