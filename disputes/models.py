@@ -307,8 +307,8 @@ class Dispute(Case):
 
     @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.NEEDS_RESPONSE,
                 permission=_worker_or_system)
-    def open_chargeback(self, *, due_at=None, internal_due_at=None) -> None:
-        self.stage = DisputeStage.CHARGEBACK
+    def open_chargeback(self, *, stage: str = DisputeStage.CHARGEBACK, due_at=None, internal_due_at=None) -> None:
+        self.stage = stage
         self.due_at, self.internal_due_at = due_at, internal_due_at
 
     @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.CLOSED, permission=_worker_or_system)

@@ -1,1 +1,79 @@
-"""Registers this app's case types with backoffice.web.registry (filled by the app)."""
+"""Registers disputes with the queue pages, case pages and API (``backoffice.cases.registry``)."""
+
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html
+
+from backoffice.cases.registry import CaseTypeSpec, register
+from backoffice.money import format_minor
+
+from .filters import DisputeFilter
+from .models import OPEN_STATES, Dispute
+from .selectors import dispute_list
+from .services import dispute_transition
+from .templatetags.dispute_tags import due_css_class, time_left_text
+
+
+class DisputeTable(tables.Table):
+    ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
+    reference = tables.Column(verbose_name="Reference", order_by=("id",))
+    state = tables.Column(orderable=False)
+    stage = tables.Column(orderable=False)
+    network = tables.Column(orderable=False)
+    reason = tables.Column(accessor="reason_code", verbose_name="Reason", orderable=False)
+    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", orderable=False,
+                           attrs={"td": {"class": "num"}})
+    customer = tables.Column(accessor="payment__customer__name", verbose_name="Customer", orderable=False)
+    assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", orderable=False,
+                             default="—")
+    internal_due_at = tables.Column(verbose_name="Internal due", order_by=("internal_due_at", "id"))
+
+    class Meta:
+        model = Dispute
+        fields = ["ids", "reference", "state", "stage", "network", "reason", "amount", "customer", "assignee",
+                  "internal_due_at"]
+        order_by = "internal_due_at"
+        attrs = {"class": "table", "data-case-type": "disputes"}
+        row_attrs = {"data-id": lambda record: record.pk, "data-state": lambda record: record.state}
+
+    def render_reference(self, record: Dispute):
+        return format_html('<a href="{}">{}</a>', reverse("disputes:detail", args=[record.pk]), record.reference)
+
+    def render_state(self, record: Dispute):
+        return format_html('<span class="state state-{}">{}</span>', record.state, record.get_state_display())
+
+    def render_stage(self, record: Dispute):
+        return record.get_stage_display()
+
+    def render_network(self, record: Dispute):
+        return record.get_network_display()
+
+    def render_reason(self, record: Dispute):
+        code = record.reason_code
+        return format_html('{} <span class="muted">· {}</span>', code.code, code.get_category_display())
+
+    def render_amount(self, record: Dispute):
+        return format_minor(record.amount_minor, record.currency)
+
+    def render_internal_due_at(self, record: Dispute):
+        active = record.state in OPEN_STATES
+        css = due_css_class(record.internal_due_at) if active else ""
+        return format_html('<span class="{}" title="{} UTC">{}</span>', css,
+                           record.internal_due_at.strftime("%Y-%m-%d %H:%M"),
+                           time_left_text(record.internal_due_at) if active
+                           else record.internal_due_at.strftime("%Y-%m-%d"))
+
+
+SPEC = register(CaseTypeSpec(
+    key="disputes",
+    label="Disputes",
+    model=Dispute,
+    queryset=lambda user: dispute_list(user=user),
+    filterset_class=DisputeFilter,
+    table_class=DisputeTable,
+    transition=dispute_transition,
+    detail_url_name="disputes:detail",
+    open_states=tuple(OPEN_STATES),
+))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from backoffice.errors import InvalidInput, NotFound
 from backoffice.roles.predicates import can_read
@@ -62,11 +62,6 @@ def dispute_checklist(*, dispute: Dispute) -> EvidenceChecklist:
 
 def invoice_lines(*, invoice_id: int) -> QuerySet[InvoiceLine]:
     return InvoiceLine.objects.filter(invoice_id=invoice_id).order_by("id")
-
-
-def reason_codes_for(*, network: str) -> QuerySet[ReasonCode]:
-    """Codes a dispute on ``network`` may carry: the network's own, then the PSPs' generic reasons."""
-    return ReasonCode.objects.filter(Q(network=network) | Q(network=GENERIC_NETWORK)).order_by("network", "code")
 
 
 def reason_code_find(*, network: str, code: str) -> ReasonCode | None:

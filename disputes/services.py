@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,8 +27,8 @@ from backoffice.cases.transitions import lock_case, run_transition, transition_p
 from backoffice.cases.uploads import check_upload
 from backoffice.errors import (
     BusinessRuleViolation,
-    Conflict,
     ConcurrentChange,
+    Conflict,
     DomainError,
     InvalidInput,
     NotFound,
@@ -53,6 +53,7 @@ from .models import (
     evidence_upload_to,
     packet_upload_to,
 )
+from .selectors import reason_code_find
 
 logger = logging.getLogger("disputes")
 
@@ -82,9 +83,8 @@ def parse_due_at(value: Any) -> datetime | None:
     elif isinstance(value, str):
         text = value.strip()
         try:
-            parsed = parse_datetime(text)
-            if parsed is None and parse_date(text) is not None:
-                parsed = datetime.combine(parse_date(text), time(23, 59, 59))
+            day = parse_date(text) if len(text) == 10 else None
+            parsed = datetime.combine(day, time(23, 59, 59)) if day else parse_datetime(text)
         except ValueError:
             parsed = None
         if parsed is None:
@@ -93,7 +93,7 @@ def parse_due_at(value: Any) -> datetime | None:
     else:
         raise InvalidInput("due_at must be an ISO 8601 date and time.", code="invalid_due_at")
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.UTC)
+        parsed = timezone.make_aware(parsed, UTC)
     return parsed
 
 
@@ -133,9 +133,7 @@ def _resolve_reason_code(*, reason_code: ReasonCode | str, network: str) -> Reas
         found = reason_code
     else:
         code = str(reason_code or "").strip()
-        found = ReasonCode.objects.filter(network=network, code__iexact=code).first() or (
-            ReasonCode.objects.filter(network=GENERIC_NETWORK, code__iexact=code).first()
-        )
+        found = reason_code_find(network=network, code=code)
         if found is None:
             raise InvalidInput(f"'{code}' is not a {network} reason code in the catalogue.",
                                code="unknown_reason_code")

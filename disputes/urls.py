@@ -1,4 +1,14 @@
-"""This app's pages (filled by the app)."""
+"""Dispute pages, under /disputes/."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "disputes"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.dispute_index, name="index"),
+    path("new/", views.dispute_new, name="new"),
+    path("<int:pk>/", views.DisputeDetailView.as_view(), name="detail"),
+    path("<int:pk>/evidence/", views.evidence_upload, name="evidence"),
+    path("<int:pk>/packet.pdf", views.packet_pdf, name="packet"),
+]

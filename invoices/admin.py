@@ -1,18 +1,26 @@
-"""Admin for the ledger.
+"""Admin for the ledger and for payment extensions.
 
 The ledger comes from the billing system and the PSPs, so the admin shows it read-only:
 writes go through ``invoices.services`` (which keeps invoice totals) and the PSP integration.
-Changelists join what they show and skip the full-table COUNT.
+Extensions are read-only too; approve, reject and cancel are admin actions that ask for a reason
+and call the same services as the pages and the API (so the four-eyes rule and the approval
+limits hold here as well, superusers included). Changelists join what they show and skip the
+full-table COUNT.
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from backoffice.errors import DomainError
 from backoffice.money import format_minor
 
-from .models import Customer, Invoice, InvoiceLine, Payment
+from .models import Customer, Invoice, InvoiceLine, Payment, PaymentExtension
+from .services import extension_approve, extension_cancel, extension_reject
 
 
 class ReadOnlyAdminMixin:
@@ -106,3 +114,72 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Payment) -> str:
         return format_minor(obj.amount_minor, obj.currency)
+
+
+_DECISIONS = {"approve": extension_approve, "reject": extension_reject, "cancel": extension_cancel}
+
+
+@admin.register(PaymentExtension)
+class PaymentExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "state",
+        "invoice",
+        "customer",
+        "original_due_at",
+        "new_due_date",
+        "days_requested",
+        "requester",
+        "decided_by",
+        "customer_broke_promise_recently",
+        "created_at",
+    ]
+    list_filter = ["state", "customer_broke_promise_recently", "invoice__currency"]
+    search_fields = ["=reference", "=invoice__number", "invoice__customer__name"]
+    list_select_related = ["invoice__customer", "requester", "decided_by"]
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-id"]
+    actions = ["approve_selected", "reject_selected", "cancel_selected"]
+
+    @admin.display(description="Customer", ordering="invoice__customer__name")
+    def customer(self, obj: PaymentExtension) -> str:
+        return obj.invoice.customer.name
+
+    @admin.action(description="Approve selected extensions (asks for a reason)")
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
+        return self._decide(request, queryset, "approve")
+
+    @admin.action(description="Reject selected extensions (asks for a reason)")
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
+        return self._decide(request, queryset, "reject")
+
+    @admin.action(description="Cancel selected extensions (asks for a reason)")
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
+        return self._decide(request, queryset, "cancel")
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet[PaymentExtension], name: str):
+        """First show the selection and ask for a reason; on confirmation call the service for each."""
+        reason = (request.POST.get("reason") or "").strip()
+        if request.POST.get("confirm") == "yes" and reason:
+            done = 0
+            for extension in queryset.order_by("pk"):
+                try:
+                    _DECISIONS[name](extension_id=extension.pk, actor=request.user, reason=reason)
+                    done += 1
+                except DomainError as err:
+                    self.message_user(request, f"{extension.reference}: {err.message} ({err.code})", messages.ERROR)
+            if done:
+                self.message_user(request, f"{name.capitalize()}: {done} extension(s) done.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{name.capitalize()} extensions",
+            "opts": self.model._meta,
+            "extensions": list(queryset.select_related("invoice__customer", "requester").order_by("pk")),
+            "action": f"{name}_selected",
+            "decision": name,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "reason_missing": request.POST.get("confirm") == "yes" and not reason,
+        }
+        return TemplateResponse(request, "extensions/admin_decide.html", context)

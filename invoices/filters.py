@@ -7,9 +7,12 @@ filter form never loads a whole table of customers or invoices into a ``<select>
 from __future__ import annotations
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from .models import Customer, Invoice, Payment
+from backoffice.roles.models import Role
+
+from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension
 
 
 def _upper(queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -79,3 +82,50 @@ class CustomerFilter(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value))
+
+
+def _workers(request) -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
+        .distinct()
+        .order_by("username")
+    )
+
+
+class ExtensionFilter(django_filters.FilterSet):
+    """Payment extensions: the queue page, the API and the admin share it.
+
+    ``due_before`` / ``due_after`` bound the promised ``new_due_date`` (dates, inclusive).
+    """
+
+    state = django_filters.MultipleChoiceFilter(choices=ExtensionState.choices)
+    customer = django_filters.NumberFilter(field_name="invoice__customer_id", label="Customer id")
+    invoice = django_filters.NumberFilter(field_name="invoice_id", label="Invoice id")
+    days_min = django_filters.NumberFilter(field_name="days_requested", lookup_expr="gte", min_value=0,
+                                           label="Days requested from")
+    days_max = django_filters.NumberFilter(field_name="days_requested", lookup_expr="lte", min_value=0,
+                                           label="Days requested to")
+    due_after = django_filters.DateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from")
+    due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to")
+    currency = django_filters.CharFilter(field_name="invoice__currency", method=_upper, max_length=3)
+    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    broken_promise = django_filters.BooleanFilter(field_name="customer_broke_promise_recently",
+                                                  label="Customer broke a promise")
+    q = django_filters.CharFilter(method="search", max_length=200, label="Reference, invoice or customer")
+
+    class Meta:
+        model = PaymentExtension
+        fields = ["state", "customer", "invoice", "days_min", "days_max", "due_after", "due_before", "currency",
+                  "assignee", "broken_promise", "q"]
+
+    def search(self, queryset: QuerySet[PaymentExtension], name: str, value: str) -> QuerySet[PaymentExtension]:
+        value = value.strip()
+        if not value:
+            return queryset
+        upper = value.upper()
+        if upper.startswith(f"{PaymentExtension.REFERENCE_PREFIX}-"):
+            return queryset.filter(reference=upper)
+        if upper.startswith("INV-"):
+            return queryset.filter(invoice__number=upper)
+        return queryset.filter(invoice__customer__name__icontains=value)

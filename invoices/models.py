@@ -1,4 +1,5 @@
-"""The billing ledger the cases work on: customers, invoices with their lines, and payments.
+"""The billing ledger the cases work on: customers, invoices with their lines, and payments;
+and the payment extension (promise to pay) case that moves an invoice's due date.
 
 Amounts are integers in minor units with an ISO 4217 ``currency`` (see ``backoffice.money``).
 Rows are written by ``invoices.services`` (or the demo seed), never by views or the admin.
@@ -9,10 +10,18 @@ raw write is refused by PostgreSQL and SQLite alike.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django_fsm import FSMField, transition
+
+from backoffice.cases.models import Case
+from backoffice.roles.predicates import is_requester, is_system, is_team_lead, is_worker
 
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 COUNTRY_REGEX = r"^[A-Z]{2}$"
@@ -183,3 +192,163 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.psp}:{self.psp_reference}"
+
+
+# ---- Payment extensions (promise to pay) ---------------------------------------------------------
+
+
+class ExtensionState(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    FULFILLED = "fulfilled", "Fulfilled"
+    BROKEN = "broken", "Broken"
+
+
+EXTENSION_OPEN_STATES = (ExtensionState.REQUESTED, ExtensionState.APPROVED)
+
+
+def promise_deadline(new_due_date: date) -> datetime:
+    """The last instant a promise covers: 23:59:59.999999 UTC on its new due date.
+
+    Paid in full at or before it, the promise was kept (``fulfil``); not, it was broken.
+    """
+    return datetime.combine(new_due_date, time.max, tzinfo=UTC)
+
+
+def utc_date(moment: datetime) -> date:
+    """The calendar date of ``moment`` in UTC (due dates and promises are counted in UTC days)."""
+    return moment.astimezone(UTC).date()
+
+
+# Permission callables (instance, user) -> bool, checked by backoffice.cases.transitions.run_transition.
+# Who decides what is finer than a role (never one's own request, within the approval limit in days):
+# the services' checks refuse that with specific codes (self_approval_forbidden, approval_limit_exceeded).
+def _worker(instance: PaymentExtension, user) -> bool:
+    return bool(is_worker(user))
+
+
+def _requester_or_team_lead(instance: PaymentExtension, user) -> bool:
+    return bool((is_worker(user) and is_requester(user, instance)) or is_team_lead(user))
+
+
+def _system(instance: PaymentExtension, user) -> bool:
+    return bool(is_system(user))
+
+
+class PaymentExtension(Case):
+    """A customer's promise to pay an open or overdue invoice by a later date.
+
+    ``requested`` → ``approved`` (the invoice's due date moves to the end of ``new_due_date`` and
+    dunning pauses) → ``fulfilled`` (paid in full by then) or ``broken`` (not: dunning resumes).
+    A request can also be ``rejected`` or ``cancelled``; neither touches the invoice. At most one
+    open (requested or approved) extension per invoice, enforced by the database.
+    The case's ``due_at`` is the promise's deadline, so the due-soon and overdue queues work.
+    """
+
+    REFERENCE_PREFIX = "EXT"
+    CASE_TYPE = "extension"
+    PUBLIC_TRANSITIONS = ("approve", "reject", "cancel")
+    SYSTEM_TRANSITIONS = ("fulfil", "mark_broken")
+
+    State = ExtensionState
+
+    # Indexed by extension_invoice_state_idx (invoice first) rather than a separate FK index.
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="extensions", db_index=False)
+    new_due_date = models.DateField(
+        help_text="The promised date (UTC). Kept if the invoice is paid in full by 23:59:59.999999 UTC that day."
+    )
+    original_due_at = models.DateTimeField(help_text="The invoice's due date when the extension was requested.")
+    days_requested = models.PositiveIntegerField(
+        help_text="new_due_date minus the original due date (both UTC dates), in days."
+    )
+    reason = models.TextField(help_text="Why the customer needs more time.")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    customer_broke_promise_recently = models.BooleanField(
+        default=False, help_text="When requested, the customer had broken a promise to pay in the last 12 months."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Who approved, rejected or cancelled the request.",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was rejected, cancelled, fulfilled or broken."
+    )
+    state = FSMField(default=ExtensionState.REQUESTED, choices=ExtensionState.choices, protected=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(state__in=["requested", "approved"]),
+                name="extension_one_open_per_invoice",
+            ),
+            models.CheckConstraint(condition=Q(days_requested__gt=0), name="extension_days_positive"),
+            models.CheckConstraint(condition=Q(state__in=ExtensionState.values), name="extension_state_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="extension_reason_present"),
+            models.CheckConstraint(
+                condition=Q(state="requested") | Q(decided_by__isnull=False, decided_at__isnull=False),
+                name="extension_decision_has_decider",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["requested", "approved"]) | Q(closed_at__isnull=False),
+                name="extension_closed_has_closed_at",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="extension_state_due_idx"),
+            models.Index(fields=["invoice", "state"], name="extension_invoice_state_idx"),
+            models.Index(fields=["new_due_date", "id"], name="extension_new_due_date_idx"),
+            models.Index(fields=["state", "days_requested"], name="extension_state_days_idx"),
+            models.Index(fields=["assignee", "state"], name="extension_assignee_state_idx"),
+            models.Index(fields=["requester", "state"], name="extension_requester_state_idx"),
+            models.Index(fields=["state", "closed_at"], name="extension_state_closed_idx"),
+            models.Index(fields=["created_at"], name="extension_created_idx"),
+        ]
+
+    # ---- transitions: in-memory changes only; the services lock, check, save and journal ----
+
+    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.APPROVED, permission=_worker)
+    def approve(self, *, by, reason: str, at: datetime) -> None:
+        self.decided_by, self.decision_reason, self.decided_at = by, reason, at
+
+    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.REJECTED, permission=_worker)
+    def reject(self, *, by, reason: str, at: datetime) -> None:
+        self.decided_by, self.decision_reason, self.decided_at = by, reason, at
+        self.closed_at = at
+
+    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.CANCELLED,
+                permission=_requester_or_team_lead)
+    def cancel(self, *, by, reason: str, at: datetime) -> None:
+        self.decided_by, self.decision_reason, self.decided_at = by, reason, at
+        self.closed_at = at
+
+    @transition(field=state, source=ExtensionState.APPROVED, target=ExtensionState.FULFILLED, permission=_system)
+    def fulfil(self, *, at: datetime) -> None:
+        self.closed_at = at
+
+    @transition(field=state, source=ExtensionState.APPROVED, target=ExtensionState.BROKEN, permission=_system)
+    def mark_broken(self, *, at: datetime) -> None:
+        self.closed_at = at
+
+    # ---- reads ----
+
+    def get_absolute_url(self) -> str:
+        return reverse("extensions:detail", args=[self.pk])
+
+    @property
+    def deadline(self) -> datetime:
+        return promise_deadline(self.new_due_date)
+
+    @property
+    def original_due_date(self) -> date:
+        return utc_date(self.original_due_at)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in EXTENSION_OPEN_STATES

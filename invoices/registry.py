@@ -1,1 +1,84 @@
-"""Registers this app's case types with backoffice.web.registry (filled by the app)."""
+"""Registers the payment extension case type with the queues, case pages and API (imported from
+``InvoicesConfig.ready``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_tables2 as tables
+from django.db.models import QuerySet
+
+from backoffice.cases.registry import CaseTypeSpec, register
+from backoffice.cases.transitions import run_transition
+from backoffice.roles.predicates import is_worker
+
+from .filters import ExtensionFilter
+from .models import EXTENSION_OPEN_STATES, ExtensionState, PaymentExtension
+from .selectors import extension_list
+from .services import (
+    extension_approval_limit,
+    extension_approve,
+    extension_cancel,
+    extension_fulfil,
+    extension_mark_broken,
+    extension_reject,
+)
+
+
+class ExtensionTable(tables.Table):
+    ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
+    reference = tables.Column(linkify=True, verbose_name="Reference")
+    state = tables.Column(verbose_name="State")
+    invoice = tables.Column(accessor="invoice__number", verbose_name="Invoice")
+    customer = tables.Column(accessor="invoice__customer__name", verbose_name="Customer")
+    original_due = tables.DateTimeColumn(accessor="original_due_at", format="Y-m-d", verbose_name="Original due")
+    new_due_date = tables.DateColumn(format="Y-m-d", verbose_name="New due")
+    days_requested = tables.Column(verbose_name="Days")
+    requester = tables.Column(accessor="requester__username", verbose_name="Requester")
+    broken_promise = tables.BooleanColumn(accessor="customer_broke_promise_recently", verbose_name="Broke a promise",
+                                          yesno="yes,—")
+
+    class Meta:
+        order_by = "new_due_date"
+        attrs = {"class": "table extensions"}
+        row_attrs = {"data-reference": lambda record: record.reference}
+
+
+def extension_approvals(queryset: QuerySet[PaymentExtension], user: Any) -> QuerySet[PaymentExtension]:
+    """Requested extensions this user could approve: within their limit in days, never their own."""
+    limit = extension_approval_limit(user=user) if is_worker(user) else None
+    if limit is None:
+        return queryset.none()
+    return queryset.filter(state=ExtensionState.REQUESTED, days_requested__lte=limit).exclude(requester_id=user.pk)
+
+
+_PEOPLE = {"approve": extension_approve, "reject": extension_reject, "cancel": extension_cancel}
+_SYSTEM = {"fulfil": extension_fulfil, "mark_broken": extension_mark_broken}
+
+
+def extension_transition(*, case_id: int, name: str, actor: Any, reason: str = "", data: dict | None = None):
+    """The dispatcher the API and the pages call: every transition goes through its service."""
+    expected_state = (data or {}).get("expected_state") or None
+    if name in _PEOPLE:
+        return _PEOPLE[name](extension_id=case_id, actor=actor, reason=reason, expected_state=expected_state)
+    if name in _SYSTEM:
+        # System transitions refuse people (403) in run_transition's permission check.
+        return _SYSTEM[name](extension_id=case_id, actor=actor, expected_state=expected_state)
+    # Unknown names get the same ``unknown_transition`` refusal as every case type.
+    return run_transition(model=PaymentExtension, pk=case_id, name=name, actor=actor, reason=reason,
+                          expected_state=expected_state)
+
+
+register(CaseTypeSpec(
+    key="extensions",
+    label="Extensions",
+    model=PaymentExtension,
+    queryset=lambda user: extension_list(user=user),
+    filterset_class=ExtensionFilter,
+    table_class=ExtensionTable,
+    transition=extension_transition,
+    detail_url_name="extensions:detail",
+    open_states=tuple(EXTENSION_OPEN_STATES),
+    queue_filters={"approvals": extension_approvals},
+    due_field="due_at",
+))

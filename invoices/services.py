@@ -1,19 +1,79 @@
-"""Writes to the ledger. Every write is a typed, keyword-only function in one transaction."""
+"""Writes to the ledger and to payment extensions. Every write is a typed, keyword-only function
+in one transaction.
+
+Payment extensions (promise to pay)
+-----------------------------------
+* ``extension_request`` — a specialist or team lead files a request for an open or overdue invoice
+  with something left to pay. The new due date must be after the invoice's current due date (in
+  UTC days), not in the past and at most ``EXTENSION_MAX_DAYS`` after the original due date.
+  The invoice row is locked while checking, and the database's conditional unique constraint
+  refuses a second open extension whatever happens (``extension_already_open``, 409).
+* ``extension_approve`` — never the requester (``self_approval_forbidden``, 403, superusers
+  included), within the approver's limit in days from the database
+  (``approval_limit_for(action="extension_approve")``; over it ``approval_limit_exceeded``, no
+  limit at all ``approval_limit_missing``, both 403: the refusal is about who asks, another
+  person may approve). Approval moves the invoice's due date to the end of the new due date
+  (23:59:59.999999 UTC), pauses dunning, and turns an overdue invoice back to open.
+* ``extension_reject`` (any specialist or team lead but the requester) and ``extension_cancel``
+  (the requester or a team lead, while requested) leave the invoice exactly as it was.
+* Every decision takes a reason (``reason_required``, 400).
+* ``extension_fulfil`` / ``extension_mark_broken`` (system only) decide the outcome: kept when the
+  invoice was paid in full at or before the deadline; broken once the deadline has passed without
+  that. Broken resumes dunning and marks an unpaid invoice overdue; fulfilled lifts the pause.
+  ``extension_check_due`` (the periodic task) decides every approved extension that is due.
+
+Lock order: the extension row (``run_transition``) → the invoice (in an ``after`` hook).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from backoffice.errors import InvalidInput
+from backoffice.actors import CELERY, actor_label
+from backoffice.cases.services import case_assign_reference, case_journal_created
+from backoffice.cases.transitions import run_transition
+from backoffice.errors import (
+    BusinessRuleViolation,
+    ConcurrentChange,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TransitionNotAllowed,
+)
+from backoffice.journal.services import denied_record
 from backoffice.money import MoneyError, is_valid_currency, round_half_up
+from backoffice.roles.models import LimitAction
+from backoffice.roles.predicates import is_worker
+from backoffice.roles.services import approval_limit_for
 
-from .models import Customer, Invoice, InvoiceLine
+from .models import (
+    EXTENSION_OPEN_STATES,
+    Customer,
+    ExtensionState,
+    Invoice,
+    InvoiceLine,
+    PaymentExtension,
+    promise_deadline,
+    utc_date,
+)
+from .selectors import (
+    customer_broke_promise_recently,
+    extensions_to_check,
+    invoice_open_extension,
+    invoice_paid_in_full_at,
+    invoice_paid_minor,
+)
+
+logger = logging.getLogger("invoices.extensions")
 
 INVOICE_NUMBER_FORMAT = "INV-{year}-{seq:06d}"
 QUANTITY_STEP = Decimal("0.000001")  # InvoiceLine.quantity: decimal_places=6
@@ -127,3 +187,318 @@ def invoice_create(
         row.invoice = invoice
     InvoiceLine.objects.bulk_create(line_rows)
     return invoice
+
+
+# ---- payment extensions -----------------------------------------------------------------------
+
+EXTENSION_MAX_DAYS = 365
+EXTENSION_ELIGIBLE_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
+REASON_MAX_CHARS = 2000
+FULFIL_REASON = "The invoice was paid in full by the end of the new due date (UTC)."
+BROKEN_REASON = "The invoice was not paid in full by the end of the new due date (UTC); dunning resumes."
+
+
+def _lock_invoice(invoice_id: int) -> Invoice:
+    """``SELECT … FOR UPDATE`` the invoice (after the extension row, in the fixed lock order)."""
+    invoice = Invoice.objects.select_for_update().filter(pk=invoice_id).first()
+    if invoice is None:
+        raise InvalidInput(f"Invoice {invoice_id} does not exist.", code="invoice_not_found")
+    return invoice
+
+
+def _clean_reason(reason: str | None, *, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(f"Give a reason for {what}.", code="reason_required")
+    if len(reason) > REASON_MAX_CHARS:
+        raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS:,} characters.", code="reason_too_long")
+    return reason
+
+
+def extension_days(*, original_due_at: datetime, new_due_date: date) -> int:
+    """Days the promise adds: the new due date minus the original due date, both as UTC dates."""
+    return (new_due_date - utc_date(original_due_at)).days
+
+
+def extension_request(*, actor: Any, invoice: Invoice | int, new_due_date: date, reason: str) -> PaymentExtension:
+    """File a promise to pay ``invoice`` by the end of ``new_due_date`` (UTC)."""
+    invoice_id = invoice.pk if isinstance(invoice, Invoice) else invoice
+    try:
+        with transaction.atomic():
+            if not is_worker(actor):
+                raise PermissionDenied("Only specialists and team leads request extensions.")
+            reason = _clean_reason(reason, what="the request")
+            if isinstance(new_due_date, datetime) or not isinstance(new_due_date, date):
+                raise InvalidInput("The new due date must be a date (YYYY-MM-DD).", code="invalid_date")
+            locked = _lock_invoice(invoice_id)
+            if locked.status not in EXTENSION_ELIGIBLE_STATUSES:
+                raise BusinessRuleViolation(
+                    f"Invoice {locked.number} is {locked.status}: only open or overdue invoices get extensions.",
+                    code="invoice_not_eligible",
+                )
+            if invoice_paid_minor(invoice=locked) >= locked.amount_minor:
+                raise BusinessRuleViolation(f"Invoice {locked.number} has nothing left to pay.",
+                                            code="invoice_not_eligible")
+            existing = invoice_open_extension(invoice_id=locked.pk)
+            if existing is not None:
+                raise _already_open(locked, existing)
+            current_due = utc_date(locked.due_at)
+            if new_due_date <= current_due:
+                raise InvalidInput(
+                    f"The new due date must be after the invoice's current due date, {current_due:%Y-%m-%d}.",
+                    code="new_due_date_not_after_current",
+                )
+            today = utc_date(timezone.now())
+            if new_due_date < today:
+                raise InvalidInput(f"The new due date cannot be in the past (today is {today:%Y-%m-%d} UTC).",
+                                   code="new_due_date_in_past")
+            days = extension_days(original_due_at=locked.due_at, new_due_date=new_due_date)
+            if days > EXTENSION_MAX_DAYS:
+                raise InvalidInput(f"An extension is limited to {EXTENSION_MAX_DAYS} days; this asks for {days}.",
+                                   code="extension_too_long")
+            flagged = customer_broke_promise_recently(customer_id=locked.customer_id)
+            try:
+                with transaction.atomic():
+                    extension = PaymentExtension.objects.create(
+                        invoice=locked,
+                        new_due_date=new_due_date,
+                        original_due_at=locked.due_at,
+                        days_requested=days,
+                        reason=reason,
+                        requester=actor,
+                        customer_broke_promise_recently=flagged,
+                        due_at=promise_deadline(new_due_date),
+                    )
+            except IntegrityError as exc:
+                # A concurrent request for the same invoice won the conditional unique constraint.
+                existing = PaymentExtension.objects.filter(
+                    invoice_id=locked.pk, state__in=EXTENSION_OPEN_STATES).first()
+                if existing is None:
+                    raise
+                raise _already_open(locked, existing) from exc
+            case_assign_reference(case=extension)
+            case_journal_created(case=extension, actor=actor, reason=reason, context={
+                "invoice": locked.number,
+                "invoice_id": locked.pk,
+                "original_due_at": locked.due_at.isoformat(),
+                "new_due_date": new_due_date.isoformat(),
+                "days_requested": days,
+                "customer_broke_promise_recently": flagged,
+            })
+    except (PermissionDenied, Conflict) as err:
+        denied_record(case_type=PaymentExtension.CASE_TYPE, case_id=None, action="request", actor=actor,
+                      code=err.code, message=err.message, context={"invoice_id": invoice_id})
+        raise
+    logger.info(
+        "extension_requested extension_id=%s invoice_id=%s days=%s flagged=%s actor=%s",
+        extension.pk, invoice_id, days, flagged, actor_label(actor),
+    )
+    return extension
+
+
+def _already_open(invoice: Invoice, existing: PaymentExtension) -> BusinessRuleViolation:
+    return BusinessRuleViolation(
+        f"Invoice {invoice.number} already has an open extension, {existing.reference or existing.pk} "
+        f"({existing.state}). Decide or cancel it first.",
+        code="extension_already_open",
+        extra={"extension": existing.pk},
+    )
+
+
+def _refuse_own(extension: PaymentExtension, actor: Any, *, verb: str) -> None:
+    if extension.requester_id == getattr(actor, "pk", None):
+        raise PermissionDenied(
+            f"You requested {extension.reference}; someone else must {verb} it (four eyes)."
+            + (" You may cancel it instead." if verb == "reject" else ""),
+            code="self_approval_forbidden",
+        )
+
+
+def extension_approval_limit(*, user: Any) -> int | None:
+    """The most days this user may approve (None: may not approve extensions at all)."""
+    return approval_limit_for(user=user, action=LimitAction.EXTENSION_APPROVE)
+
+
+def extension_approve(
+    *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
+) -> PaymentExtension:
+    """Approve within the actor's limit in days; the invoice's due date moves and dunning pauses."""
+    now = timezone.now()
+    facts: dict[str, Any] = {}
+
+    def check(extension: PaymentExtension) -> None:
+        _refuse_own(extension, actor, verb="approve")
+        limit = extension_approval_limit(user=actor)
+        if limit is None:
+            raise PermissionDenied("No approval limit for extensions is configured for your role.",
+                                   code="approval_limit_missing")
+        if extension.days_requested > limit:
+            raise PermissionDenied(
+                f"{extension.reference} asks for {extension.days_requested} days; your approval limit is "
+                f"{limit} days. A team lead with a higher limit must approve it.",
+                code="approval_limit_exceeded",
+                extra={"days_requested": extension.days_requested, "limit_days": limit},
+            )
+        facts["limit_days"] = limit
+        _clean_reason(reason, what="the approval")
+
+    def move_invoice(extension: PaymentExtension) -> None:
+        invoice = _lock_invoice(extension.invoice_id)
+        if invoice.status not in EXTENSION_ELIGIBLE_STATUSES:
+            raise BusinessRuleViolation(
+                f"Invoice {invoice.number} is {invoice.status} now; there is nothing to extend.",
+                code="invoice_not_eligible",
+            )
+        deadline = extension.deadline
+        if invoice.due_at >= deadline:
+            raise BusinessRuleViolation(
+                f"Invoice {invoice.number} is already due {invoice.due_at:%Y-%m-%d %H:%M} UTC, not before "
+                "the new due date.", code="new_due_date_not_after_current",
+            )
+        facts.update(invoice=invoice.number, invoice_due_before=invoice.due_at.isoformat(),
+                     invoice_due_after=deadline.isoformat(), invoice_status_before=invoice.status,
+                     days_requested=extension.days_requested)
+        Invoice.objects.filter(pk=invoice.pk).update(
+            due_at=deadline, dunning_paused=True, status=Invoice.Status.OPEN
+        )
+
+    return run_transition(
+        model=PaymentExtension, pk=extension_id, name="approve", actor=actor, reason=(reason or "").strip(),
+        expected_state=expected_state, checks=[check], after=[move_invoice], context_fn=lambda _c: facts,
+        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": now},
+    )
+
+
+def extension_reject(
+    *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
+) -> PaymentExtension:
+    """Refuse the request (not the requester's own); the invoice stays as it was."""
+
+    def check(extension: PaymentExtension) -> None:
+        _refuse_own(extension, actor, verb="reject")
+        _clean_reason(reason, what="the rejection")
+
+    return run_transition(
+        model=PaymentExtension, pk=extension_id, name="reject", actor=actor, reason=(reason or "").strip(),
+        expected_state=expected_state, checks=[check],
+        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": timezone.now()},
+    )
+
+
+def extension_cancel(
+    *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
+) -> PaymentExtension:
+    """Withdraw a request that was not decided yet (the requester or a team lead); the invoice stays as it was."""
+
+    def check(extension: PaymentExtension) -> None:
+        _clean_reason(reason, what="the cancellation")
+
+    return run_transition(
+        model=PaymentExtension, pk=extension_id, name="cancel", actor=actor, reason=(reason or "").strip(),
+        expected_state=expected_state, checks=[check],
+        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": timezone.now()},
+    )
+
+
+def extension_fulfil(
+    *, extension_id: int, actor: Any = CELERY, now: datetime | None = None, expected_state: str | None = None
+) -> PaymentExtension:
+    """The promise was kept: the invoice was paid in full by the end of the new due date (UTC)."""
+    now = now or timezone.now()
+    facts: dict[str, Any] = {}
+
+    def check(extension: PaymentExtension) -> None:
+        paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
+        if paid_at is None or paid_at > extension.deadline:
+            raise BusinessRuleViolation(
+                f"{extension.reference}: the invoice was not paid in full by {extension.deadline:%Y-%m-%d %H:%M:%S} "
+                "UTC.", code="promise_not_kept",
+            )
+        facts.update(paid_in_full_at=paid_at.isoformat(), deadline=extension.deadline.isoformat())
+
+    def lift_pause(extension: PaymentExtension) -> None:
+        invoice = _lock_invoice(extension.invoice_id)
+        Invoice.objects.filter(pk=invoice.pk).update(dunning_paused=False)
+
+    return run_transition(
+        model=PaymentExtension, pk=extension_id, name="fulfil", actor=actor, reason=FULFIL_REASON,
+        expected_state=expected_state, checks=[check], after=[lift_pause], context_fn=lambda _c: facts,
+        transition_kwargs={"at": now},
+    )
+
+
+def extension_mark_broken(
+    *, extension_id: int, actor: Any = CELERY, now: datetime | None = None, expected_state: str | None = None
+) -> PaymentExtension:
+    """The promise was broken: the deadline passed without the invoice being paid in full.
+    Dunning resumes and an unpaid invoice is overdue again."""
+    now = now or timezone.now()
+    facts: dict[str, Any] = {}
+
+    def check(extension: PaymentExtension) -> None:
+        if now <= extension.deadline:
+            raise BusinessRuleViolation(
+                f"{extension.reference} runs until {extension.deadline:%Y-%m-%d %H:%M:%S} UTC; it is not broken yet.",
+                code="promise_not_due",
+            )
+        paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
+        if paid_at is not None and paid_at <= extension.deadline:
+            raise BusinessRuleViolation(f"{extension.reference}: the invoice was paid in full in time.",
+                                        code="promise_kept")
+        facts.update(deadline=extension.deadline.isoformat(), checked_at=now.isoformat(),
+                     paid_in_full_at=paid_at.isoformat() if paid_at else None)
+
+    def resume_dunning(extension: PaymentExtension) -> None:
+        invoice = _lock_invoice(extension.invoice_id)
+        changes: dict[str, Any] = {"dunning_paused": False}
+        unpaid = invoice_paid_minor(invoice=invoice) < invoice.amount_minor and invoice.paid_at is None
+        if invoice.status == Invoice.Status.OPEN and unpaid:
+            changes["status"] = Invoice.Status.OVERDUE
+        facts.update(invoice=invoice.number, invoice_status_before=invoice.status,
+                     invoice_status_after=changes.get("status", invoice.status))
+        Invoice.objects.filter(pk=invoice.pk).update(**changes)
+
+    return run_transition(
+        model=PaymentExtension, pk=extension_id, name="mark_broken", actor=actor, reason=BROKEN_REASON,
+        expected_state=expected_state, checks=[check], after=[resume_dunning], context_fn=lambda _c: facts,
+        transition_kwargs={"at": now},
+    )
+
+
+def extension_decide_outcome(*, extension_id: int, now: datetime | None = None) -> str:
+    """Fulfil or break one approved extension if its outcome is known at ``now``.
+
+    Returns ``fulfilled``, ``broken``, ``pending`` (not paid, deadline not passed) or ``skipped``
+    (gone, no longer approved, or changed concurrently). Safe to run any number of times.
+    """
+    now = now or timezone.now()
+    extension = PaymentExtension.objects.select_related("invoice").filter(pk=extension_id).first()
+    if extension is None or extension.state != ExtensionState.APPROVED:
+        return "skipped"
+    paid_at = invoice_paid_in_full_at(invoice=extension.invoice)
+    try:
+        if paid_at is not None and paid_at <= extension.deadline:
+            extension_fulfil(extension_id=extension_id, now=now, expected_state=ExtensionState.APPROVED)
+            return "fulfilled"
+        if now > extension.deadline:
+            extension_mark_broken(extension_id=extension_id, now=now, expected_state=ExtensionState.APPROVED)
+            return "broken"
+    except (ConcurrentChange, TransitionNotAllowed, BusinessRuleViolation, NotFound) as err:
+        logger.info("extension_outcome_skipped extension_id=%s code=%s", extension_id, err.code)
+        return "skipped"
+    return "pending"
+
+
+def extension_check_due(*, now: datetime | None = None) -> dict[str, int]:
+    """Decide every approved extension whose deadline has passed (or whose invoice the ledger shows
+    paid): ``fulfil`` when paid in full by the deadline, ``mark_broken`` when not. Idempotent."""
+    now = now or timezone.now()
+    counts = {"checked": 0, "fulfilled": 0, "broken": 0, "pending": 0, "skipped": 0}
+    for extension_id in extensions_to_check(now=now):
+        counts["checked"] += 1
+        counts[extension_decide_outcome(extension_id=extension_id, now=now)] += 1
+    logger.info(
+        "extension_check_due checked=%(checked)s fulfilled=%(fulfilled)s broken=%(broken)s pending=%(pending)s "
+        "skipped=%(skipped)s", counts,
+    )
+    return counts

@@ -1,6 +1,186 @@
-"""This app's REST routes, included under /api/v1/ (filled by the app)."""
+"""Refund and payment endpoints under /api/v1/: thin views over the selectors and services."""
 
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.urls import re_path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status, viewsets
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from backoffice.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from backoffice.api.idempotency import idempotent_create
+from backoffice.api.permissions import CaseAccess
+from backoffice.api.viewsets import CaseViewSet, UserRefField
+from backoffice.errors import InvalidInput
+from backoffice.money import format_minor
+from invoices.filters import PaymentFilter
+from invoices.models import Payment
+
+from .credit_note import credit_note_available, credit_note_number, credit_note_pdf
+from .filters import RefundFilter
+from .models import Refund, RefundReason
+from .selectors import payment_list, refund_get, refund_list
+from .services import refund_request
+
+
+class PDFRenderer(BaseRenderer):
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data, default=str).encode()  # an error body when the client asked for a PDF
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class MinorUnitsField(serializers.Field):
+    """An amount in minor units: a JSON integer (or digits in a form), never a float or a decimal string."""
+
+    default_error_messages = {"invalid": "Send a whole number of minor units, e.g. 1050 for 10.50 USD."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip().isdigit():
+            data = int(data.strip())
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class ApprovalOutputSerializer(serializers.Serializer):
+    approver = UserRefField(read_only=True)
+    step = serializers.IntegerField(read_only=True)
+    decision = serializers.CharField(read_only=True)
+    reason = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class RefundOutputSerializer(serializers.ModelSerializer):
+    assignee = UserRefField(read_only=True)
+    requester = UserRefField(read_only=True)
+    payment = serializers.IntegerField(source="payment_id", read_only=True)
+    approvals = ApprovalOutputSerializer(many=True, read_only=True)
+    amount_display = serializers.SerializerMethodField()
+    credit_note = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id", "reference", "state", "assignee", "created_at", "updated_at", "due_at", "payment", "amount_minor",
+            "currency", "amount_display", "reason", "note", "requester", "approvals", "psp_refund_id",
+            "psp_attempt", "failure_code", "failure_message", "submitted_at", "succeeded_at", "credit_note",
+        ]
+        read_only_fields = fields
+
+    def get_amount_display(self, obj: Refund) -> str:
+        return format_minor(obj.amount_minor, obj.currency)
+
+    def get_credit_note(self, obj: Refund) -> str | None:
+        """The credit note's number once the refund has succeeded (GET …/credit-note.pdf), else null."""
+        return credit_note_number(refund=obj) if credit_note_available(refund=obj) else None
+
+
+class RefundCreateInputSerializer(serializers.Serializer):
+    payment = serializers.IntegerField(min_value=1)
+    amount_minor = MinorUnitsField()
+    currency = serializers.CharField(required=False, max_length=3, help_text="Optional; must be the payment's.")
+    reason = serializers.ChoiceField(choices=RefundReason.choices)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class RefundViewSet(CaseViewSet):
+    """Refunds: list (filters ``state``, ``assignee``, ``due_before``, ``due_after``, ``currency``, ``q`` …),
+    retrieve, create (honours ``Idempotency-Key``), ``transitions/<name>/``, ``history/``, ``credit-note.pdf``."""
+
+    case_type_key = "refunds"
+    serializer_class = RefundOutputSerializer
+    filterset_class = RefundFilter
+
+    def get_queryset(self):
+        return refund_list(user=self.request.user, with_approvals=True)
+
+    @extend_schema(
+        request=RefundCreateInputSerializer,
+        responses={201: RefundOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="Same key and body → the first response; another body → 422.")],
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        def create_refund() -> Response:
+            payload = RefundCreateInputSerializer(data=request.data)
+            payload.is_valid(raise_exception=True)
+            data = payload.validated_data
+            payment = Payment.objects.filter(pk=data["payment"]).first()
+            if payment is None:
+                raise InvalidInput(f"Payment {data['payment']} does not exist.", code="unknown_payment")
+            refund = refund_request(
+                payment=payment, requester=request.user, amount_minor=data["amount_minor"], reason=data["reason"],
+                note=data["note"], currency=data.get("currency"),
+                idempotency_key=request.META.get(IDEMPOTENCY_HEADER, "").strip() or None,
+            )
+            refund = refund_get(user=request.user, refund_id=refund.pk)
+            return Response(self.get_serializer(refund).data, status=status.HTTP_201_CREATED)
+
+        return idempotent_create(request, endpoint="refunds.create", create=create_refund)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+                              409: OpenApiResponse(description="The refund has not succeeded.")})
+    def credit_note(self, request: Request, pk: str) -> HttpResponse:
+        """``GET refunds/<id>/credit-note.pdf`` (routed below, without a trailing slash as the contract says)."""
+        refund = self.get_object()
+        pdf = credit_note_pdf(refund=refund)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{credit_note_number(refund=refund)}.pdf"'
+        return response
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    invoice = serializers.IntegerField(source="invoice_id", read_only=True)
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    customer = serializers.IntegerField(source="customer_id", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    refundable_minor = serializers.IntegerField(read_only=True,
+                                                help_text="Captured minus committed refunds and lost disputes.")
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "invoice", "invoice_number", "customer", "customer_name", "psp", "psp_reference", "method",
+            "method_detail", "network", "card_last4", "amount_minor", "currency", "refundable_minor", "captured_at",
+        ]
+        read_only_fields = fields
+
+
+class PaymentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Payments, read-only, each with what is left to refund (one query per page, no N+1)."""
+
+    permission_classes = [CaseAccess]
+    serializer_class = PaymentSerializer
+    filterset_class = PaymentFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return payment_list(user=self.request.user)
+
+
 router = SimpleRouter()
-urlpatterns = router.urls
+router.register("refunds", RefundViewSet, basename="refund")
+router.register("payments", PaymentViewSet, basename="payment")
+urlpatterns = [
+    re_path(r"^refunds/(?P<pk>\d+)/credit-note\.pdf$",
+            RefundViewSet.as_view({"get": "credit_note"}, detail=True, renderer_classes=[JSONRenderer, PDFRenderer]),
+            name="refund-credit-note-pdf"),
+    *router.urls,
+]

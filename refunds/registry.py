@@ -1,1 +1,22 @@
-"""Registers this app's case types with backoffice.web.registry (filled by the app)."""
+"""Registers refunds with the queue and case-page framework (imported from ``AppConfig.ready``)."""
+
+from backoffice.cases.registry import CaseTypeSpec, register
+
+from .filters import RefundFilter
+from .models import OPEN_STATES, Refund
+from .selectors import refund_list, refunds_awaiting_decision_by
+from .services import refund_transition
+from .tables import RefundTable
+
+register(CaseTypeSpec(
+    key="refunds",
+    label="Refunds",
+    model=Refund,
+    queryset=lambda user: refund_list(user=user),
+    filterset_class=RefundFilter,
+    table_class=RefundTable,
+    transition=refund_transition,
+    detail_url_name="refunds:detail",
+    open_states=tuple(OPEN_STATES),
+    queue_filters={"approvals": refunds_awaiting_decision_by},
+))

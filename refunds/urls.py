@@ -1,4 +1,12 @@
-"""This app's pages (filled by the app)."""
+"""Refund pages under /refunds/."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "refunds"
-urlpatterns: list = []
+urlpatterns = [
+    path("new/", views.refund_new, name="new"),
+    path("<int:pk>/", views.RefundDetailView.as_view(), name="detail"),
+    path("<int:pk>/credit-note.pdf", views.credit_note_download, name="credit-note"),
+]

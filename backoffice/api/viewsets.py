@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -99,6 +99,11 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                         status=status.HTTP_201_CREATED)
 
 
+@extend_schema_field({
+    "type": "object",
+    "nullable": True,
+    "properties": {"id": {"type": "integer"}, "username": {"type": "string"}},
+})
 class UserRefField(serializers.Field):
     """A user as ``{"id", "username"}`` on output."""
 

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "backoffice.notifications",
     "backoffice.web",
     "backoffice.api",
+    "backoffice.gateway",
     "invoices",
     "disputes",
     "refunds",

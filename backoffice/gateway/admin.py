@@ -1,0 +1,23 @@
+from django.contrib import admin
+
+from .models import SandboxRefund
+
+
+@admin.register(SandboxRefund)
+class SandboxRefundAdmin(admin.ModelAdmin):
+    """What the sandbox PSP has executed: read-only, it stands for the PSP's own records."""
+
+    list_display = ["psp_refund_id", "idempotency_key", "payment_reference", "amount_minor", "currency", "status",
+                    "failure_code", "attempts", "created_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["=idempotency_key", "=psp_refund_id", "=payment_reference"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

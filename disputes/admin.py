@@ -1,0 +1,143 @@
+"""Admin: disputes (read-only rows, transitions as actions through the services), reason codes, evidence.
+
+The dispute list filters with ``DisputeFilter`` (the FilterSet of the queue page and the API):
+each sidebar filter below applies that FilterSet's own filter, and the search box its ``q``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import QueryDict
+
+from backoffice.errors import DomainError
+
+from .filters import DisputeFilter
+from .models import Dispute, EvidenceItem, ReasonCode
+from .services import dispute_transition
+
+
+def filterset_list_filter(filter_name: str, title: str, lookups=None) -> type[admin.SimpleListFilter]:
+    """A sidebar filter that applies ``DisputeFilter``'s filter ``filter_name`` (choices from it by default)."""
+
+    class FilterSetListFilter(admin.SimpleListFilter):
+        parameter_name = filter_name
+
+        def lookups(self, request, model_admin):
+            if lookups is not None:
+                return lookups
+            return list(DisputeFilter.base_filters[filter_name].extra["choices"])
+
+        def queryset(self, request, queryset: QuerySet) -> QuerySet:
+            value = self.value()
+            if value in (None, ""):
+                return queryset
+            data = QueryDict(mutable=True)
+            data.setlist(filter_name, [value])
+            filterset = DisputeFilter(data=data, queryset=queryset, request=request)
+            return filterset.qs if filterset.is_valid() else queryset.none()
+
+    FilterSetListFilter.title = title
+    FilterSetListFilter.__name__ = f"{filter_name.title()}ListFilter"
+    return FilterSetListFilter
+
+
+def _transition_action(name: str, label: str):
+    def run(modeladmin, request, queryset):
+        done, failed = 0, []
+        for pk in queryset.values_list("pk", flat=True)[:200]:
+            try:
+                dispute_transition(case_id=pk, name=name, actor=request.user, reason=f"admin action: {label}",
+                                   data={})
+                done += 1
+            except DomainError as err:
+                failed.append(f"#{pk}: {err.message} ({err.code})")
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} dispute(s) updated.", messages.SUCCESS)
+        for line in failed[:20]:
+            modeladmin.message_user(request, line, messages.ERROR)
+
+    run.__name__ = f"action_{name}"
+    run.short_description = label
+    return run
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    list_display = ["reference", "state", "stage", "network", "reason_code", "amount_minor", "currency",
+                    "assignee", "internal_due_at", "due_at"]
+    list_select_related = ["reason_code", "assignee"]
+    list_filter = [
+        filterset_list_filter("state", "state"),
+        filterset_list_filter("stage", "stage"),
+        filterset_list_filter("network", "network"),
+        filterset_list_filter("category", "reason category"),
+        filterset_list_filter("due_within", "internal due within",
+                              lookups=[("1", "1 day"), ("3", "3 days"), ("7", "7 days")]),
+    ]
+    search_fields = ["reference"]
+    search_help_text = "Reference (DSP-…), PSP dispute id, charge reference or customer name"
+    ordering = ["internal_due_at", "id"]
+    show_full_result_count = False
+    list_per_page = 50
+    readonly_fields = [f.name for f in Dispute._meta.fields]
+    actions = [
+        _transition_action("open_chargeback", "Open chargeback"),
+        _transition_action("close_inquiry", "Close inquiry"),
+        _transition_action("submit_evidence", "Submit evidence"),
+        _transition_action("accept", "Accept (liability)"),
+        _transition_action("mark_won", "Mark won"),
+        _transition_action("mark_lost", "Mark lost"),
+        _transition_action("reopen", "Reopen at the next stage"),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        filterset = DisputeFilter(data={"q": search_term}, queryset=queryset, request=request)
+        return (filterset.qs if filterset.is_valid() else queryset.none()), False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_add_permission(self, request):
+        return False  # disputes come from the PSP or the /disputes/new/ page (dispute_create)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # states change only through transitions (the actions above)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["network", "code", "title", "category", "response_days", "required_evidence"]
+    list_filter = ["network", "category"]
+    search_fields = ["code", "title"]
+    ordering = ["network", "code"]
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # disputes refer to them (PROTECT)
+
+
+@admin.register(EvidenceItem)
+class EvidenceItemAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "dispute", "kind", "original_name", "mime_type", "size", "added_by"]
+    list_select_related = ["dispute", "added_by"]
+    list_filter = ["kind"]
+    search_fields = ["=dispute__reference"]
+    readonly_fields = [f.name for f in EvidenceItem._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # evidence_add validates and journals
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,158 @@
+"""Dispute pages: the case page, manual entry, evidence upload and the evidence packet PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from backoffice.errors import DomainError, NotFound, PermissionDenied
+from backoffice.money import MoneyError, parse_minor
+from backoffice.roles.predicates import is_team_lead, is_worker
+from backoffice.web.errors import page_error_response
+from backoffice.web.views import CaseDetailView
+
+from .forms import DisputeEntryForm, EvidenceForm
+from .models import OPEN_STATES, Dispute, ReasonCode
+from .packet import dispute_packet_pdf
+from .selectors import dispute_checklist, dispute_evidence, dispute_get, payment_find
+from .services import dispute_create, evidence_add
+
+TRANSITION_LABELS = {
+    "open_chargeback": "Open chargeback",
+    "close_inquiry": "Close inquiry",
+    "submit_evidence": "Submit evidence",
+    "accept": "Accept liability",
+    "mark_won": "Mark won",
+    "mark_lost": "Mark lost",
+    "reopen": "Reopen at next stage",
+}
+
+
+def _dispute_or_404(request, pk: int) -> Dispute:
+    try:
+        return dispute_get(user=request.user, dispute_id=pk)
+    except NotFound as exc:
+        raise Http404("No such dispute") from exc
+
+
+class DisputeDetailView(CaseDetailView):
+    type_key = "disputes"
+    template_name = "disputes/detail.html"
+
+    def get_case(self):
+        return _dispute_or_404(self.request, self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        dispute: Dispute = context["case"]
+        checklist = dispute_checklist(dispute=dispute)
+        context.update(
+            dispute=dispute,
+            reason=dispute.reason_code,
+            payment=dispute.payment,
+            checklist=checklist,
+            evidence=list(dispute_evidence(dispute=dispute)),
+            evidence_form=EvidenceForm(),
+            can_add_evidence=bool(is_worker(self.request.user)) and dispute.accepts_evidence,
+            is_lead=bool(is_team_lead(self.request.user)),
+            deadline_active=dispute.state in OPEN_STATES,
+            transition_buttons=[(name, TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()))
+                                for name in context["transitions"]],
+        )
+        return context
+
+
+@login_required
+@require_POST
+def evidence_upload(request, pk: int):
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {' '.join(errors)}")
+        return back
+    try:
+        item = evidence_add(dispute_id=dispute.pk, actor=request.user, kind=form.cleaned_data["kind"],
+                            text=form.cleaned_data["text"], upload=form.cleaned_data["file"])
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, f"Evidence added: {item.get_kind_display()}.")
+    return back
+
+
+@login_required
+def packet_pdf(request, pk: int):
+    dispute = _dispute_or_404(request, pk)
+    pdf, is_preview = dispute_packet_pdf(dispute=dispute, preview=request.GET.get("preview") == "1")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    suffix = "-preview" if is_preview else ""
+    response["Content-Disposition"] = f'inline; filename="{dispute.reference}-evidence-packet{suffix}.pdf"'
+    return response
+
+
+_FIELD_FOR_CODE = {
+    "invalid_amount": "amount", "amount_not_positive": "amount", "too_many_decimals": "amount",
+    "amount_exceeds_captured": "amount", "invalid_currency": "currency", "invalid_network": "network",
+    "network_mismatch": "network", "unknown_reason_code": "reason_code",
+    "reason_code_network_mismatch": "reason_code", "dispute_exists": "psp_dispute_id",
+    "invalid_psp_dispute_id": "psp_dispute_id", "invalid_psp": "psp", "invalid_stage": "stage",
+    "invalid_due_at": "due_at",
+}
+
+
+def _entry_form_page(request, form: DisputeEntryForm, *, status: int = 200):
+    return render(request, "disputes/new.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_new(request):
+    if not is_worker(request.user):
+        return render(request, "403.html", {"message": "Only specialists and team leads enter disputes."},
+                      status=403)
+    if request.method == "GET":
+        return _entry_form_page(request, DisputeEntryForm(initial={"payment": request.GET.get("payment", "")}))
+    form = DisputeEntryForm(request.POST)
+    if not form.is_valid():
+        return _entry_form_page(request, form, status=400)
+    data = form.cleaned_data
+    payment = payment_find(reference=data["payment"])
+    if payment is None:
+        form.add_error("payment", f"No payment has the id or PSP reference '{data['payment']}'.")
+        return _entry_form_page(request, form, status=400)
+    currency = data["currency"].strip().upper()
+    try:
+        amount_minor = parse_minor(data["amount"], currency)
+    except MoneyError as err:
+        form.add_error("currency" if err.code == "invalid_currency" else "amount", err.message)
+        return _entry_form_page(request, form, status=400)
+    reason_code = ReasonCode.objects.filter(pk=data["reason_code"]).first()
+    if reason_code is None:
+        form.add_error("reason_code", "Choose a reason code from the catalogue.")
+        return _entry_form_page(request, form, status=400)
+    try:
+        dispute = dispute_create(
+            actor=request.user, payment=payment, amount_minor=amount_minor, currency=currency,
+            network=data["network"], reason_code=reason_code, psp=data["psp"],
+            psp_dispute_id=data["psp_dispute_id"], due_at=data["due_at"], stage=data["stage"],
+            reason="manual entry",
+        )
+    except PermissionDenied as err:
+        return page_error_response(request, err, redirect_to=None)
+    except DomainError as err:
+        form.add_error(_FIELD_FOR_CODE.get(err.code), f"{err.message} ({err.code})")
+        return _entry_form_page(request, form, status=400)
+    messages.success(request, f"Dispute {dispute.reference} recorded.")
+    return redirect(reverse("disputes:detail", args=[dispute.pk]))
+
+
+@login_required
+def dispute_index(request):
+    return redirect(f"{reverse('queue', args=['all'])}?type=disputes")

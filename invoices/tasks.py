@@ -1,0 +1,33 @@
+"""Periodic work on payment extensions (scheduled by django-celery-beat as ``invoices.check_extensions``)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from .services import extension_check_due, extension_decide_outcome
+
+logger = logging.getLogger("invoices.tasks")
+
+
+@shared_task(name="invoices.check_extensions", acks_late=True)
+def check_extensions() -> dict[str, int]:
+    """Fulfil or break every approved extension that is due. Each one is re-fetched by id and
+    decided in its own transaction; a second run finds nothing left to do."""
+    logger.info("task_start task=invoices.check_extensions")
+    counts = extension_check_due()
+    logger.info(
+        "task_end task=invoices.check_extensions checked=%s fulfilled=%s broken=%s pending=%s skipped=%s",
+        counts["checked"], counts["fulfilled"], counts["broken"], counts["pending"], counts["skipped"],
+        extra={"task": "invoices.check_extensions", **counts},
+    )
+    return counts
+
+
+@shared_task(name="invoices.check_extension", acks_late=True)
+def check_extension(extension_id: int) -> str:
+    """Decide one extension now if its outcome is known (e.g. after its invoice was paid)."""
+    outcome = extension_decide_outcome(extension_id=extension_id)
+    logger.info("task_end task=invoices.check_extension extension_id=%s outcome=%s", extension_id, outcome)
+    return outcome

@@ -1,0 +1,55 @@
+"""The one FilterSet for refunds, shared by the queue page, the API and the admin."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from backoffice.roles.models import Role
+
+from .models import Refund, RefundReason, RefundState
+
+
+def _workers(request):
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
+        .distinct()
+        .order_by("username")
+    )
+
+
+class RefundFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=RefundState.choices)
+    reason = django_filters.MultipleChoiceFilter(choices=RefundReason.choices)
+    currency = django_filters.CharFilter(method="filter_currency", max_length=3)
+    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    requester = django_filters.ModelChoiceFilter(queryset=_workers)
+    payment = django_filters.NumberFilter(field_name="payment_id", label="Payment id")
+    amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
+                                             label="Amount from (minor units)")
+    amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
+                                             label="Amount to (minor units)")
+    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte", label="Due before")
+    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", label="Due after")
+    q = django_filters.CharFilter(method="search", max_length=200, label="Reference, PSP id or customer")
+
+    class Meta:
+        model = Refund
+        fields = ["state", "reason", "currency", "assignee", "requester", "payment", "amount_min", "amount_max",
+                  "due_before", "due_after", "q"]
+
+    def filter_currency(self, queryset: QuerySet[Refund], name: str, value: str) -> QuerySet[Refund]:
+        value = value.strip().upper()
+        return queryset.filter(currency=value) if value else queryset
+
+    def search(self, queryset: QuerySet[Refund], name: str, value: str) -> QuerySet[Refund]:
+        value = value.strip()
+        if not value:
+            return queryset
+        if value.upper().startswith(f"{Refund.REFERENCE_PREFIX}-"):
+            return queryset.filter(reference=value.upper())
+        return queryset.filter(
+            Q(psp_refund_id=value) | Q(payment__psp_reference=value) | Q(payment__customer__name__icontains=value)
+        )

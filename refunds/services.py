@@ -1,0 +1,355 @@
+"""Every write to refunds. Typed, keyword-only, one transaction each; lock order payment → refund.
+
+People: ``refund_request``, ``refund_approve``, ``refund_reject``, ``refund_cancel``, ``refund_retry``.
+System (the Celery task, webhooks): ``refund_submission_start``, ``refund_record_psp_result``.
+``refund_transition`` dispatches a transition name from the API, the pages and the admin.
+
+The PSP is never called here: approval and retry enqueue ``refunds.submit_refund`` on commit,
+and the task calls the gateway outside any transaction. Every refusal raises a
+``backoffice.errors`` domain error with a stable code and is recorded as a denied attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backoffice.actors import CELERY, actor_label
+from backoffice.cases.services import case_assign_reference, case_journal_created
+from backoffice.cases.transitions import lock_case, run_transition
+from backoffice.errors import (
+    BusinessRuleViolation,
+    DomainError,
+    IdempotencyMismatch,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from backoffice.gateway import RefundRequest, RefundResult, RefundStatus
+from backoffice.journal.services import denied_record
+from backoffice.money import format_minor
+from backoffice.roles.predicates import is_worker
+from invoices.models import Payment
+
+from .models import Refund, RefundApproval, RefundReason, RefundState
+from .policy import decision_refusal, needs_second_approval
+from .selectors import payment_has_open_dispute, payment_refundable_minor
+
+logger = logging.getLogger("refunds")
+
+NOTE_MAX_CHARS = 2000
+REASON_MAX_CHARS = 2000
+
+
+# ---------------------------------------------------------------- helpers
+
+@contextmanager
+def _refusals_recorded(*, action: str, actor: Any, refund: Refund | None = None,
+                       context: dict[str, Any] | None = None) -> Iterator[None]:
+    """Record a refusal after the refused transaction has rolled back (so the record survives)."""
+    try:
+        yield
+    except DomainError as err:
+        if not isinstance(err, NotFound):
+            denied_record(
+                case_type=Refund.CASE_TYPE,
+                case_id=refund.pk if refund is not None else None,
+                case_reference=(refund.reference or "") if refund is not None else "",
+                action=action, actor=actor, code=err.code, message=err.message, context=context,
+            )
+        raise
+
+
+def _lock_payment(payment_id: int) -> Payment:
+    """``SELECT … FOR UPDATE`` the payment (waits: the first lock in the fixed order payment → refund)."""
+    try:
+        return Payment.objects.select_for_update().get(pk=payment_id)
+    except Payment.DoesNotExist as exc:
+        raise NotFound(f"Payment {payment_id} does not exist.") from exc
+
+
+def _refuse_if_disputed(payment: Payment) -> None:
+    if payment_has_open_dispute(payment=payment):
+        raise BusinessRuleViolation(
+            f"Payment {payment.psp_reference} has an open dispute: it cannot be refunded until the dispute is "
+            "resolved (the customer would be paid twice).",
+            code="payment_disputed",
+        )
+
+
+def _refuse_if_exceeds(payment: Payment, amount_minor: int) -> None:
+    left = payment_refundable_minor(payment=payment)
+    if amount_minor > left:
+        cur = payment.currency
+        raise BusinessRuleViolation(
+            f"{format_minor(amount_minor, cur)} is more than is left to refund on payment {payment.psp_reference}: "
+            f"{format_minor(left, cur)} left of {format_minor(payment.amount_minor, cur)} captured.",
+            code="refund_exceeds_refundable",
+            extra={"refundable_minor": left, "currency": cur},
+        )
+
+
+def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
+    def check(case: Refund) -> None:
+        if not reason:
+            raise InvalidInput(f"Give a reason to {action} {case.reference}.", code="reason_required")
+        if len(reason) > REASON_MAX_CHARS:
+            raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS} characters.", code="reason_too_long")
+
+    return check
+
+
+def _enqueue_submission(case: Refund) -> None:
+    """After commit, send the refund to the PSP (a broker failure is logged; the sweeper re-sends)."""
+    from .tasks import enqueue_submit
+
+    refund_id = case.pk
+
+    def submit_after_commit() -> None:
+        enqueue_submit(refund_id)
+
+    transaction.on_commit(submit_after_commit, robust=True)
+
+
+def _context(case: Refund, **extra: Any) -> dict[str, Any]:
+    return {"amount_minor": case.amount_minor, "currency": case.currency, "payment_id": case.payment_id, **extra}
+
+
+# ---------------------------------------------------------------- people
+
+def refund_request(
+    *,
+    payment: Payment,
+    requester: Any,
+    amount_minor: int,
+    reason: str,
+    note: str = "",
+    currency: str | None = None,
+    idempotency_key: str | None = None,
+) -> Refund:
+    """File a refund request on ``payment`` for ``amount_minor`` of its currency; it waits for approval.
+
+    Under the payment's row lock: refused ``payment_disputed`` while a dispute is open and
+    ``refund_exceeds_refundable`` above what is left. The same ``idempotency_key`` from the same
+    requester returns the first refund (another request with it is ``idempotency_key_reused``).
+    """
+    key = (idempotency_key or "").strip() or None
+    note = (note or "").strip()
+    with _refusals_recorded(action="create", actor=requester, context={"payment_id": payment.pk}):
+        if not is_worker(requester):
+            raise PermissionDenied("Only billing specialists and team leads request refunds.")
+        if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+            raise InvalidInput("The amount must be a whole number of minor units.", code="invalid_amount")
+        if amount_minor <= 0:
+            raise InvalidInput("The amount must be greater than zero.", code="amount_not_positive")
+        if reason not in RefundReason.values:
+            raise InvalidInput(f"Choose a reason: {', '.join(RefundReason.values)}.", code="invalid_reason")
+        if currency and currency.strip().upper() != payment.currency:
+            raise InvalidInput(f"A refund is in its payment's currency, {payment.currency}, not {currency}.",
+                               code="currency_mismatch")
+        if len(note) > NOTE_MAX_CHARS:
+            raise InvalidInput(f"A note is limited to {NOTE_MAX_CHARS} characters.", code="note_too_long")
+        if key is not None and len(key) > 255:
+            raise InvalidInput("An idempotency key is limited to 255 characters.", code="invalid_idempotency_key")
+        fields = {"payment_id": payment.pk, "amount_minor": amount_minor, "reason": reason, "note": note}
+        try:
+            with transaction.atomic():
+                locked = _lock_payment(payment.pk)
+                if key is not None:
+                    existing = _existing_for_key(requester=requester, key=key, fields=fields)
+                    if existing is not None:
+                        return existing
+                _refuse_if_disputed(locked)
+                _refuse_if_exceeds(locked, amount_minor)
+                due = timezone.now() + timedelta(hours=getattr(settings, "REFUND_APPROVAL_SLA_HOURS", 48))
+                refund = Refund.objects.create(
+                    payment=locked, amount_minor=amount_minor, currency=locked.currency, reason=reason, note=note,
+                    requester=requester, assignee=requester, idempotency_key=key, due_at=due, internal_due_at=due,
+                )
+                case_assign_reference(case=refund)
+                case_journal_created(case=refund, actor=requester, reason=note,
+                                     context=_context(refund, reason_code=reason))
+        except IntegrityError:
+            # A concurrent request with the same key won the unique constraint: answer with its refund.
+            existing = _existing_for_key(requester=requester, key=key, fields=fields) if key else None
+            if existing is None:
+                raise
+            return existing
+    logger.info("refund_requested refund_id=%s payment_id=%s actor=%s", refund.pk, payment.pk, actor_label(requester))
+    return refund
+
+
+def _existing_for_key(*, requester: Any, key: str, fields: dict[str, Any]) -> Refund | None:
+    existing = Refund.objects.filter(requester_id=requester.pk, idempotency_key=key).first()
+    if existing is None:
+        return None
+    if any(getattr(existing, name) != value for name, value in fields.items()):
+        raise IdempotencyMismatch("This idempotency key was already used for a different refund request.")
+    return existing
+
+
+def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_state: str | None,
+            submit: bool = True) -> Refund:
+    """Approve or reject: payment lock (approve) → refund lock → who may decide → transition + approval row."""
+    reason = (reason or "").strip()
+    with _refusals_recorded(action=name, actor=actor, refund=refund):
+        with transaction.atomic():
+            payment = _lock_payment(refund.payment_id) if name == "approve" else None
+            current = lock_case(Refund, refund.pk)
+            refusal = decision_refusal(refund=current, user=actor)
+            if refusal is not None:
+                raise refusal
+            step = 2 if current.state == RefundState.PENDING_SECOND_APPROVAL else 1
+            checks: list[Callable[[Any], None]] = [_reason_required(reason, name)]
+            kwargs: dict[str, Any] = {}
+            if name == "approve":
+                checks.append(lambda case: _refuse_if_disputed(payment))
+                kwargs["needs_second_approval"] = needs_second_approval(refund=current)
+
+            def record(case: Refund) -> None:
+                RefundApproval.objects.create(
+                    refund=case, approver=actor, step=step, reason=reason,
+                    decision=RefundApproval.Decision.REJECTED if name == "reject" else RefundApproval.Decision.APPROVED,
+                )
+                if case.state == RefundState.APPROVED and submit:
+                    _enqueue_submission(case)
+
+            return run_transition(
+                model=Refund, pk=refund.pk, name=name, actor=actor, reason=reason, expected_state=expected_state,
+                checks=checks, after=[record], context=_context(current, step=step), transition_kwargs=kwargs,
+            )
+
+
+def refund_approve(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None,
+                   submit: bool = True) -> Refund:
+    """Approve as ``actor`` (within their limit, never their own request).
+
+    At or above the currency's dual-approval threshold the first approval moves the refund to
+    ``pending_second_approval``; the second, by another approver, to ``approved``. Once approved
+    the PSP submission is enqueued on commit (``submit=False`` leaves it ``approved`` for the
+    sweeper, e.g. for demo data).
+    """
+    return _decide(refund=refund, actor=actor, name="approve", reason=reason, expected_state=expected_state,
+                   submit=submit)
+
+
+def refund_reject(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None) -> Refund:
+    """Reject as ``actor`` (same rules as approving); the amount becomes refundable again."""
+    return _decide(refund=refund, actor=actor, name="reject", reason=reason, expected_state=expected_state)
+
+
+def refund_cancel(*, refund: Refund, actor: Any, reason: str = "", expected_state: str | None = None) -> Refund:
+    """The requester or a team lead withdraws a refund not yet sent to the PSP."""
+    return run_transition(model=Refund, pk=refund.pk, name="cancel", actor=actor, reason=(reason or "").strip(),
+                          expected_state=expected_state, context={"amount_minor": refund.amount_minor,
+                                                                  "currency": refund.currency})
+
+
+def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None) -> Refund:
+    """A team lead sends a failed refund again (a new PSP idempotency key: the failed attempt stays failed).
+
+    Under the payment's lock the refund must still fit in what is refundable and the payment must
+    not be disputed meanwhile.
+    """
+    reason = (reason or "").strip()
+    with _refusals_recorded(action="retry", actor=actor, refund=refund):
+        with transaction.atomic():
+            payment = _lock_payment(refund.payment_id)
+            return run_transition(
+                model=Refund, pk=refund.pk, name="retry", actor=actor, reason=reason, expected_state=expected_state,
+                checks=[_reason_required(reason, "retry"), lambda case: _refuse_if_disputed(payment),
+                        lambda case: _refuse_if_exceeds(payment, case.amount_minor)],
+                after=[_enqueue_submission],
+                context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt),
+            )
+
+
+def refund_transition(*, case_id: int, name: str, actor: Any, reason: str = "", data: dict | None = None) -> Refund:
+    """The dispatcher the API, the pages and the admin call with a transition name."""
+    data = data or {}
+    expected_state = data.get("expected_state") or None
+    refund = Refund.objects.filter(pk=case_id).first()
+    if refund is None:
+        raise NotFound(f"Refund {case_id} does not exist.")
+    services: dict[str, Callable[..., Refund]] = {
+        "approve": refund_approve, "reject": refund_reject, "cancel": refund_cancel, "retry": refund_retry,
+    }
+    if name in services:
+        return services[name](refund=refund, actor=actor, reason=reason, expected_state=expected_state)
+    # System transitions and unknown names: the shared service refuses them with the usual codes.
+    return run_transition(model=Refund, pk=case_id, name=name, actor=actor, reason=reason,
+                          expected_state=expected_state)
+
+
+# ---------------------------------------------------------------- system (task, webhooks)
+
+def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
+    """Prepare one PSP call: ``approved`` → ``processing`` (``submit``), or the ``processing`` refund's
+    current generation again (a retry after a timeout). None when there is nothing to send."""
+    with transaction.atomic():
+        try:
+            refund = lock_case(Refund, refund_id, nowait=False)
+        except NotFound:
+            return None
+        if refund.state == RefundState.APPROVED:
+            refund = run_transition(model=Refund, pk=refund_id, name="submit", actor=CELERY,
+                                    expected_state=RefundState.APPROVED, nowait=False,
+                                    context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt))
+        elif refund.state == RefundState.PROCESSING:
+            Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
+        else:
+            return None
+        payment = Payment.objects.get(pk=refund.payment_id)
+    return RefundRequest(
+        refund_id=refund.pk,
+        reference=refund.reference or "",
+        idempotency_key=refund.psp_idempotency_key,
+        psp=payment.psp,
+        payment_reference=payment.psp_reference,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        reason=refund.reason,
+        attempt=refund.psp_attempt,
+    )
+
+
+def refund_record_psp_result(*, refund_id: int, result: RefundResult, attempt: int | None = None,
+                             actor: Any = CELERY) -> Refund | None:
+    """Apply the PSP's answer: ``mark_succeeded`` / ``mark_failed``, or keep ``processing`` when pending.
+
+    Idempotent: an answer for a refund no longer processing, or for an older submission generation
+    (``attempt``), changes nothing. Webhooks pass ``attempt=None`` and their own actor.
+    """
+    with transaction.atomic():
+        try:
+            refund = lock_case(Refund, refund_id, nowait=False)
+        except NotFound:
+            return None
+        if refund.state != RefundState.PROCESSING or (attempt is not None and refund.psp_attempt != attempt):
+            logger.info("refund_psp_result_ignored refund_id=%s state=%s attempt=%s current_attempt=%s",
+                        refund_id, refund.state, attempt, refund.psp_attempt)
+            return refund
+        context = {"psp_refund_id": result.psp_refund_id, "psp_attempt": refund.psp_attempt,
+                   "amount_minor": refund.amount_minor, "currency": refund.currency}
+        if result.status == RefundStatus.SUCCEEDED:
+            return run_transition(model=Refund, pk=refund_id, name="mark_succeeded", actor=actor, nowait=False,
+                                  transition_kwargs={"psp_refund_id": result.psp_refund_id}, context=context)
+        if result.status == RefundStatus.FAILED:
+            return run_transition(
+                model=Refund, pk=refund_id, name="mark_failed", actor=actor, nowait=False,
+                reason=result.failure_message or result.failure_code, context={**context,
+                                                                               "failure_code": result.failure_code},
+                transition_kwargs={"failure_code": result.failure_code or "refund_failed",
+                                   "failure_message": result.failure_message, "psp_refund_id": result.psp_refund_id},
+            )
+        if result.psp_refund_id and refund.psp_refund_id != result.psp_refund_id:
+            Refund.objects.filter(pk=refund_id).update(psp_refund_id=result.psp_refund_id)
+            refund.refresh_from_db()
+        return refund

@@ -1,0 +1,67 @@
+"""Refund tasks: ids in, re-fetch, return quietly when there is nothing to do, call services.
+
+``refunds.submit_refund`` is enqueued on commit after approval (and after a team lead's retry).
+It takes the refund ``approved`` → ``processing`` in one transaction, calls the gateway outside
+any transaction and row lock, then records the answer in another transaction. Only
+``GatewayTransientError`` (unknown outcome: timeout, network, PSP 5xx) is retried, with
+exponential backoff and the *same* idempotency key, so a timeout never becomes two refunds.
+After the last retry the refund stays ``processing`` for the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import Retry
+
+from backoffice.gateway import GatewayTransientError, get_gateway
+
+from .services import refund_record_psp_result, refund_submission_start
+
+logger = logging.getLogger("refunds.tasks")
+
+
+@shared_task(
+    bind=True,
+    name="refunds.submit_refund",
+    acks_late=True,
+    autoretry_for=(GatewayTransientError,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def submit_refund(self, refund_id: int) -> str:
+    request = refund_submission_start(refund_id=refund_id)
+    if request is None:
+        logger.info("submit_refund_nothing_to_do refund_id=%s", refund_id)
+        return "nothing_to_do"
+    gateway = get_gateway()
+    result = gateway.refund(request)  # outside any transaction; GatewayTransientError → retry
+    refund_record_psp_result(refund_id=refund_id, result=result, attempt=request.attempt)
+    logger.info("submit_refund refund_id=%s gateway=%s status=%s retries=%s", refund_id, gateway.name,
+                result.status, self.request.retries)
+    return result.status
+
+
+def enqueue_submit(refund_id: int) -> None:
+    """Called on commit by the services (never inside an open transaction).
+
+    With a broker the worker runs the task and Celery retries it with backoff. In-process (the demo
+    and the tests: ``task_always_eager``) Celery re-raises ``Retry`` instead of retrying when eager
+    exceptions propagate, so the retries run here, at once, through the same task and the same
+    idempotency key; after the last one the refund stays ``processing`` for the sweeper.
+    """
+    if not submit_refund.app.conf.task_always_eager:
+        submit_refund.delay(refund_id)
+        return
+    for attempt in range(submit_refund.max_retries + 1):
+        try:
+            submit_refund.apply(args=(refund_id,), retries=attempt, throw=True)
+            return
+        except Retry:
+            continue
+        except GatewayTransientError:
+            break  # retries exhausted
+    logger.warning("submit_refund_gave_up refund_id=%s: the PSP stayed unavailable; left processing", refund_id)
