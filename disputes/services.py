@@ -526,3 +526,19 @@ def dispute_transition(*, case_id: int, name: str, actor: Any, reason: str = "",
         return simple[name](**common)
     # Anything else is refused (and recorded) by the transition service as ``unknown_transition``.
     return _run(dispute_id=case_id, name=name, actor=actor, reason=reason, expected_state=expected)
+
+
+def dispute_mark_escalated(*, dispute_id: int, actor: Any, now: datetime | None = None) -> Dispute | None:
+    """Stamp ``escalated_at`` once (journaled as ``escalate``); None when already escalated or no longer open."""
+    with transaction.atomic():
+        dispute = lock_case(Dispute, dispute_id, nowait=False)
+        if dispute.escalated_at is not None or dispute.state != DisputeState.NEEDS_RESPONSE:
+            return None
+        dispute.escalated_at = now or timezone.now()
+        Dispute.objects.filter(pk=dispute.pk).update(escalated_at=dispute.escalated_at)
+        journal_record(
+            case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+            transition="escalate", source=dispute.state, target=dispute.state, actor=actor,
+            context={"internal_due_at": dispute.internal_due_at.isoformat() if dispute.internal_due_at else None},
+        )
+    return dispute
