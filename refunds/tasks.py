@@ -11,12 +11,18 @@ After the last retry the refund stays ``processing`` for the sweeper.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import Retry
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
 
 from backoffice.gateway import GatewayTransientError, get_gateway
+from backoffice.queueing import enqueue_now
 
+from .models import Refund, RefundState
 from .services import refund_record_psp_result, refund_submission_start
 
 logger = logging.getLogger("refunds.tasks")
@@ -54,7 +60,8 @@ def enqueue_submit(refund_id: int) -> None:
     idempotency key; after the last one the refund stays ``processing`` for the sweeper.
     """
     if not submit_refund.app.conf.task_always_eager:
-        submit_refund.delay(refund_id)
+        # Bounded: with the broker down the approval has committed anyway; the sweeper sends it later.
+        enqueue_now(submit_refund, refund_id)
         return
     for attempt in range(submit_refund.max_retries + 1):
         try:
@@ -65,3 +72,20 @@ def enqueue_submit(refund_id: int) -> None:
         except GatewayTransientError:
             break  # retries exhausted
     logger.warning("submit_refund_gave_up refund_id=%s: the PSP stayed unavailable; left processing", refund_id)
+
+
+@shared_task(name="refunds.sweep_processing", acks_late=True)
+def sweep_processing() -> int:
+    """Re-send refunds approved or processing with no PSP answer for REFUND_SWEEP_AFTER_MINUTES
+    (the broker was down at approval, or a worker died mid-call). Same idempotency key: safe."""
+    cutoff = timezone.now() - timedelta(minutes=settings.REFUND_SWEEP_AFTER_MINUTES)
+    stuck = Refund.objects.filter(
+        Q(state=RefundState.APPROVED, updated_at__lt=cutoff)
+        | Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff)
+    ).values_list("pk", flat=True)[:500]
+    ids = list(stuck)
+    logger.info("task_start task=refunds.sweep_processing stuck=%s", len(ids))
+    for refund_id in ids:
+        enqueue_submit(refund_id)
+    logger.info("task_end task=refunds.sweep_processing enqueued=%s", len(ids))
+    return len(ids)
