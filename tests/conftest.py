@@ -65,7 +65,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(autouse=True)
 def _role_defaults(request):
-    """Transactional tests flush the database, migration data included: put the roles back."""
+    """Transactional tests flush the database, migration data included: put roles and reason codes back."""
     marker = request.node.get_closest_marker("django_db")
     names = request.fixturenames
     transactional = "transactional_db" in names or "live_server" in names or (
@@ -80,6 +80,11 @@ def _role_defaults(request):
 
     if not G.objects.filter(name="team_lead").exists():
         install_defaults(G, ApprovalLimit, DualApprovalThreshold)
+    from disputes.catalogue import catalogue_sync
+    from disputes.models import ReasonCode
+
+    if not ReasonCode.objects.exists():
+        catalogue_sync(ReasonCode)
 
 
 def _make_user(username: str, *groups: str, superuser: bool = False):

@@ -5,29 +5,31 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from kombu import Connection
 
 from backoffice.celery import app
 from backoffice.gateway.models import SandboxRefund
 from refunds.models import Refund
 from refunds.services import refund_approve
-from refunds.tasks import sweep_processing
+from refunds.tasks import submit_refund, sweep_processing
 from tests.refunds.factories import request_refund
 
 
 @pytest.fixture
-def broker_down():
-    saved = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
-    app.pool.force_close_all()
-    yield
-    app.conf.task_always_eager, app.conf.broker_url = saved
-    app.pool.force_close_all()
+def broker_down(monkeypatch):
+    """Publishing goes to a Redis address where nothing listens (a real connection attempt, refused)."""
+
+    def publish_to_nowhere(*args, **kwargs):
+        with Connection("redis://127.0.0.1:1/0", connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1)
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(submit_refund, "apply_async", publish_to_nowhere)
 
 
 @pytest.mark.django_db
 def test_approval_commits_quickly_with_the_broker_down_and_the_sweeper_sends_it_once(
-        specialist, lead, commit, broker_down, settings):
+        specialist, lead, commit, broker_down, settings, monkeypatch):
     refund = request_refund(requester=specialist, amount_minor=2500)
     started = time.monotonic()
     with commit():
@@ -37,7 +39,7 @@ def test_approval_commits_quickly_with_the_broker_down_and_the_sweeper_sends_it_
     assert Refund.objects.get(pk=refund.pk).state == "approved"
 
     # The broker is back (in-process here) and the sweep interval has passed.
-    app.conf.task_always_eager = True
+    monkeypatch.undo()
     settings.REFUND_SWEEP_AFTER_MINUTES = 0
     Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(minutes=1))
     assert sweep_processing.apply().get() == 1

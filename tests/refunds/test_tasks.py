@@ -195,6 +195,6 @@ def test_the_psp_is_called_after_commit_and_outside_any_transaction(specialist, 
 def test_enqueue_submit_outside_eager_mode_goes_to_the_broker(specialist, monkeypatch):
     sent = []
     monkeypatch.setitem(submit_refund.app.conf, "task_always_eager", False)
-    monkeypatch.setattr(submit_refund, "delay", lambda refund_id: sent.append(refund_id))
+    monkeypatch.setattr(submit_refund, "apply_async", lambda args, **kwargs: sent.append(args[0]))
     enqueue_submit(41)
     assert sent == [41]
