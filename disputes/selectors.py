@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from backoffice.errors import InvalidInput, NotFound
+from backoffice.errors import NotFound
+from backoffice.filtering import apply_filterset
 from backoffice.roles.predicates import can_read
 from invoices.models import InvoiceLine, Payment
 
@@ -30,12 +31,7 @@ def dispute_list(*, user: Any, filters: Mapping[str, Any] | None = None, with_ev
     qs = Dispute.objects.select_related(*LIST_RELATED).order_by("internal_due_at", "id")
     if with_evidence:
         qs = qs.prefetch_related(_evidence_kinds_prefetch())
-    if filters:
-        filterset = DisputeFilter(data=filters, queryset=qs, request=request)
-        if not filterset.is_valid():
-            raise InvalidInput("Invalid filter.", code="invalid_filter",
-                               extra={"errors": filterset.errors.get_json_data()})
-        qs = filterset.qs
+    qs = apply_filterset(DisputeFilter, qs, filters, request=request)
     return qs
 
 

@@ -13,7 +13,8 @@ from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
 
-from backoffice.errors import InvalidInput, NotFound
+from backoffice.errors import NotFound
+from backoffice.filtering import apply_filterset
 from backoffice.roles.predicates import can_read
 
 from .filters import CustomerFilter, ExtensionFilter, InvoiceFilter, PaymentFilter
@@ -39,10 +40,7 @@ def _filtered(
             values = value if isinstance(value, list | tuple) else [value]
             data.setlist(key, [_as_text(v) for v in values if v is not None])
         filters = data
-    filterset = filterset_class(data=filters, queryset=queryset)
-    if not filterset.is_valid():
-        raise InvalidInput("Invalid filter.", code="invalid_filter", extra={"errors": filterset.errors.get_json_data()})
-    return filterset.qs
+    return apply_filterset(filterset_class, queryset, filters)
 
 
 def invoice_paid_minor(*, invoice: Invoice) -> int:
@@ -130,12 +128,7 @@ def extension_list(
     if not can_read(user):
         return PaymentExtension.objects.none()
     queryset = PaymentExtension.objects.select_related(*EXTENSION_LIST_RELATED).order_by("due_at", "id")
-    if filters:
-        filterset = ExtensionFilter(data=filters, queryset=queryset, request=request)
-        if not filterset.is_valid():
-            raise InvalidInput("Invalid filter.", code="invalid_filter",
-                               extra={"errors": filterset.errors.get_json_data()})
-        queryset = filterset.qs
+    queryset = apply_filterset(ExtensionFilter, queryset, filters, request=request)
     return queryset
 
 

@@ -36,7 +36,8 @@ from django.db.models import (
 from django.db.models.expressions import Expression
 from django.db.models.functions import Coalesce, Greatest
 
-from backoffice.errors import InvalidInput, NotFound
+from backoffice.errors import NotFound
+from backoffice.filtering import apply_filterset
 from backoffice.roles.models import ApprovalLimit, LimitAction
 from backoffice.roles.predicates import can_read, is_worker, user_roles
 from invoices.models import Payment
@@ -146,12 +147,7 @@ def refund_list(*, user: Any, filters: Mapping[str, Any] | None = None, with_app
     qs = Refund.objects.select_related(*LIST_RELATED).order_by("-created_at", "-id")
     if with_approvals:
         qs = qs.prefetch_related(_approvals_prefetch())
-    if filters:
-        filterset = RefundFilter(data=filters, queryset=qs, request=request)
-        if not filterset.is_valid():
-            raise InvalidInput("Invalid filter.", code="invalid_filter",
-                               extra={"errors": filterset.errors.get_json_data()})
-        qs = filterset.qs
+    qs = apply_filterset(RefundFilter, qs, filters, request=request)
     return qs
 
 
