@@ -41,6 +41,7 @@ demo: venv system-deps
 test: venv system-deps
 	$(BIN)/ruff check .
 	DJANGO_SETTINGS_MODULE=backoffice.settings.production SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		JOURNAL_HMAC_KEYS="check:$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(48))')" \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

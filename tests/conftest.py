@@ -7,7 +7,6 @@ import os
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -28,18 +27,93 @@ $$ LANGUAGE plpgsql;
 """
 
 
+# With DATABASE_OWNER_URL (CI): the test database is created and migrated as the owner, then the
+# whole suite runs as DATABASE_URL's role, which owns nothing (backoffice/dbroles.py), exactly as
+# production does. Transactional tests' flush runs as the owner (tests/testapp's flush command).
+OWNER_URL = os.environ.get("DATABASE_OWNER_URL", "")
+_APP_CREDENTIALS: dict = {}
+
+
+def _owner_credentials() -> dict:
+    from backoffice.dbroles import owner_settings
+
+    return owner_settings(OWNER_URL)
+
+
+# Test databases only: tests play a DBA who changes rows behind the app's back (db_owner fixture).
+TEST_OWNER_FUNCTION = """
+CREATE OR REPLACE FUNCTION backoffice_test_as_owner(statement text, bypass_triggers boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+    IF bypass_triggers THEN
+        PERFORM set_config('session_replication_role', 'replica', true);
+    END IF;
+    EXECUTE statement;
+    IF bypass_triggers THEN
+        PERFORM set_config('session_replication_role', 'origin', true);
+    END IF;
+END;
+$$;
+"""
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    from django.db import connections
+
+    conn = connections["default"]
+    if OWNER_URL and conn.vendor == "postgresql":
+        owner = _owner_credentials()
+        if owner["USER"] != conn.settings_dict.get("USER"):
+            _APP_CREDENTIALS.update({k: conn.settings_dict.get(k, "") for k in owner})
+            conn.close()
+            conn.settings_dict.update(owner)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from backoffice.dbroles import grant_app_role
+
     with django_db_blocker.unblock():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(TEST_TRIGGER_FUNCTION)
+                cursor.execute(TEST_OWNER_FUNCTION)
                 cursor.execute(
                     "SELECT current_database()"
                 )
                 name = cursor.fetchone()[0]
                 cursor.execute(f'ALTER DATABASE "{name}" SET backoffice.journal_purge = \'on\'')
+            if _APP_CREDENTIALS:
+                grant_app_role(connection, role=_APP_CREDENTIALS["USER"])
+                connection.settings_dict.update(_APP_CREDENTIALS)
             connection.close()
+    yield
+    if _APP_CREDENTIALS:
+        with django_db_blocker.unblock():
+            connection.close()
+            connection.settings_dict.update(_owner_credentials())
+
+
+@pytest.fixture
+def db_owner(db):
+    """Run SQL as the database owner inside the test's transaction (a DBA behind the app's back).
+
+    ``db_owner(sql, params, bypass_triggers=True)`` also switches triggers off for that statement
+    (``session_replication_role``), as someone with full rights could. Uses a SECURITY DEFINER
+    function that exists only in test databases (TEST_OWNER_FUNCTION)."""
+    from django.db import connection as dj
+    from django.db import transaction
+
+    def run(sql, params=None, *, bypass_triggers=False):
+        with transaction.atomic(), dj.cursor() as cursor:
+            if dj.vendor != "postgresql":
+                cursor.execute(sql, params)
+                return
+            statement = dj.ops.compose_sql(sql, params) if params else sql
+            cursor.execute("SELECT backoffice_test_as_owner(%s, %s)", [statement, bypass_triggers])
+
+    return run
 
 
 def pytest_collection_modifyitems(config, items):
@@ -85,6 +159,9 @@ def _role_defaults(request):
 
     if not ReasonCode.objects.exists():
         catalogue_sync(ReasonCode)
+    from backoffice.journal.services import journal_checkpoint_genesis
+
+    journal_checkpoint_genesis()
 
 
 def _make_user(username: str, *groups: str, superuser: bool = False):
@@ -132,11 +209,16 @@ def superuser_lead(db):
 def api():
     """``api(user)`` → an APIClient authenticated with that user's token."""
 
+    from backoffice.accounts.services import api_token_issue
+
+    tokens = {}
+
     def make(user=None):
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if user.pk not in tokens:
+                tokens[user.pk] = api_token_issue(user=user)[1]
+            client.credentials(HTTP_AUTHORIZATION=f"Token {tokens[user.pk]}")
         return client
 
     return make

@@ -26,3 +26,11 @@ class AuditAccess(BasePermission):
         user = request.user
         return bool(user and user.is_authenticated and request.method in SAFE_METHODS
                     and (is_team_lead(user) or is_auditor(user)))
+
+
+class VerifyRequestAccess(BasePermission):
+    message = "Only team leads and finance auditors ask for a chain verification."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and (is_team_lead(user) or is_auditor(user)))

@@ -1,20 +1,25 @@
-"""The transition journal: one append-only, hash-chained table for every case transition.
+"""The transition journal: one append-only, keyed hash chain per case.
 
-Each row carries ``prev_hash`` (the previous row of the same case, or 64 zeros) and ``hash``
-(SHA-256 of ``prev_hash`` + the canonical encoding of the row). On PostgreSQL a trigger refuses
-UPDATE, DELETE and TRUNCATE (migration 0002); ``manage.py verify_journal`` recomputes every chain.
+Each row carries ``prev_hash`` (the previous row of the same case, or 64 zeros), ``key_id`` and
+``hash`` = HMAC-SHA256(key, ``prev_hash`` + the canonical encoding of the row), the key coming
+from the environment (``backoffice/journal/signing.py``). Signed checkpoints record the head of
+every chain and the row count, so a deleted tail or chain is found. On PostgreSQL a trigger
+refuses UPDATE, DELETE and TRUNCATE (migration 0002), and in production the app's database role
+may only INSERT and SELECT here. ``manage.py verify_journal`` checks everything.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 
-GENESIS_HASH = "0" * 64
+from . import signing
+from .signing import GENESIS_HASH
+
+__all__ = ["GENESIS_HASH", "DeniedAttempt", "JournalCheckpoint", "JournalCheckpointHead", "JournalEntry",
+           "JournalVerification"]
 
 
 class JournalEntry(models.Model):
@@ -39,6 +44,8 @@ class JournalEntry(models.Model):
     context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, blank=True, default="",
+                              help_text="Id of the HMAC key that signed this row; empty for legacy SHA-256 rows.")
     hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
@@ -73,11 +80,11 @@ class JournalEntry(models.Model):
             "created_at": self.created_at.isoformat(timespec="microseconds"),
         }
 
-    def compute_hash(self) -> str:
-        encoded = json.dumps(
-            self.canonical_payload(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        )
-        return hashlib.sha256((self.prev_hash + encoded).encode("utf-8")).hexdigest()
+    def compute_hash(self, keys: dict[str, bytes] | None = None) -> str:
+        """The digest this row should carry, with the key its ``key_id`` names (KeyError if unknown)."""
+        ring = signing.key_ring() if keys is None else keys
+        return signing.entry_digest(key_id=self.key_id, secret=ring.get(self.key_id), prev_hash=self.prev_hash,
+                                    payload=self.canonical_payload())
 
 
 class DeniedAttempt(models.Model):
@@ -109,3 +116,84 @@ class DeniedAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} on {self.case_reference or self.case_id}: {self.code}"
+
+
+class JournalCheckpoint(models.Model):
+    """A signed statement of the journal at one moment: rows ``id <= last_entry_id`` number
+    ``row_count`` and every chain's head is what the heads of this and earlier checkpoints say.
+
+    Checkpoints form their own chain (``prev_signature``); each stores only the heads of chains that
+    changed since the previous one (``JournalCheckpointHead``), covered by ``heads_digest``.
+    """
+
+    class Kind(models.TextChoices):
+        MIGRATION = "migration", "taken by the migration to keyed hashes"
+        SCHEDULED = "scheduled", "taken by a verification run"
+
+    seq = models.PositiveIntegerField(unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField()
+    last_entry_id = models.BigIntegerField()
+    row_count = models.BigIntegerField()
+    chain_count = models.BigIntegerField()
+    heads_count = models.PositiveIntegerField()
+    heads_digest = models.CharField(max_length=64)
+    prev_signature = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} ({self.row_count} rows, {self.chain_count} chains)"
+
+    def signed_fields(self) -> dict[str, Any]:
+        return signing.checkpoint_fields(self)
+
+
+class JournalCheckpointHead(models.Model):
+    """The head of one chain as of checkpoint ``checkpoint_seq`` (stored when the chain changed)."""
+
+    checkpoint_seq = models.PositiveIntegerField()
+    case_type = models.CharField(max_length=32)
+    case_id = models.BigIntegerField()
+    case_reference = models.CharField(max_length=32, blank=True)
+    seq = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint_seq", "case_type", "case_id"], name="journal_cphead_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["case_type", "case_id", "checkpoint_seq"], name="journal_cphead_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.checkpoint_seq} {self.case_type}:{self.case_id} seq {self.seq}"
+
+
+class JournalVerification(models.Model):
+    """The outcome of one verification run; pages and the API show the latest instead of recomputing."""
+
+    class Mode(models.TextChoices):
+        INCREMENTAL = "incremental", "incremental (since the last checkpoint)"
+        FULL = "full", "full (every row re-hashed)"
+
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    trigger = models.CharField(max_length=32, help_text="schedule, command, or the user who asked")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    intact = models.BooleanField()
+    rows_checked = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(default=0)
+    checkpoint_seq = models.PositiveIntegerField(null=True, blank=True,
+                                                 help_text="The checkpoint compared against, or signed by this run.")
+    problems = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["-finished_at"], name="journal_verif_finished_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mode} verification at {self.finished_at:%Y-%m-%d %H:%M}: {'intact' if self.intact else 'BROKEN'}"

@@ -1,14 +1,16 @@
-"""Reads of the journal: a case's history, the audit search and chain verification."""
+"""Reads of the journal: a case's history, the audit search and the last verification result."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
-from .models import GENESIS_HASH, JournalEntry
+from .models import JournalCheckpoint, JournalEntry, JournalVerification
+from .verification import BrokenChain, journal_verify
+
+__all__ = ["BrokenChain", "journal_for_case", "journal_last_verification", "journal_latest_checkpoint",
+           "journal_search", "journal_verify"]
 
 
 def journal_for_case(*, case_type: str, case_id: int) -> QuerySet[JournalEntry]:
@@ -37,59 +39,10 @@ def journal_search(
     return qs.order_by("-created_at", "-id")
 
 
-@dataclass(frozen=True)
-class BrokenChain:
-    case_type: str
-    case_id: int
-    case_reference: str
-    seq: int
-    problem: str
-
-    def __str__(self) -> str:
-        ref = self.case_reference or f"id {self.case_id}"
-        return f"{self.case_type} {ref} (id {self.case_id}): {self.problem} at seq {self.seq}"
+def journal_last_verification() -> JournalVerification | None:
+    """The latest verification run (the audit page and ``GET /api/v1/audit/verify/`` show it)."""
+    return JournalVerification.objects.order_by("-finished_at", "-id").first()
 
 
-def journal_verify(*, chunk_size: int = 5000) -> Iterator[BrokenChain]:
-    """Recompute every chain in (case_type, case_id, seq) order; yield the first break of each case."""
-    fields = [
-        "id",
-        "case_type",
-        "case_id",
-        "case_reference",
-        "seq",
-        "transition",
-        "source_state",
-        "target_state",
-        "actor_id",
-        "actor_label",
-        "reason",
-        "context",
-        "created_at",
-        "prev_hash",
-        "hash",
-    ]
-    rows = JournalEntry.objects.order_by("case_type", "case_id", "seq").only(*fields).iterator(chunk_size=chunk_size)
-    current: tuple[str, int] | None = None
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    broken_key: tuple[str, int] | None = None
-    for entry in rows:
-        key = (entry.case_type, entry.case_id)
-        if key != current:
-            current, expected_prev, expected_seq = key, GENESIS_HASH, 1
-        if key == broken_key:
-            continue
-        problem = ""
-        if entry.seq != expected_seq:
-            problem = f"sequence gap (expected {expected_seq}, found {entry.seq})"
-        elif entry.prev_hash != expected_prev:
-            problem = "prev_hash does not match the previous row"
-        elif entry.compute_hash() != entry.hash:
-            problem = "row content does not match its hash"
-        if problem:
-            broken_key = key
-            yield BrokenChain(entry.case_type, entry.case_id, entry.case_reference, entry.seq, problem)
-            continue
-        expected_prev = entry.hash
-        expected_seq += 1
+def journal_latest_checkpoint() -> JournalCheckpoint | None:
+    return JournalCheckpoint.objects.order_by("-seq").first()

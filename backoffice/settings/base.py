@@ -1,9 +1,12 @@
 """Settings shared by every environment; everything secret or site-specific comes from the environment."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+
+from backoffice.journal.signing import parse_keys as parse_journal_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -35,7 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rules.apps.AutodiscoverRulesConfig",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_filters",
@@ -43,6 +49,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_celery_beat",
     "backoffice.cases",
+    "backoffice.accounts",
     "backoffice.journal",
     "backoffice.roles",
     "backoffice.notifications",
@@ -56,15 +63,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "backoffice.accounts.sessions.SessionTimeoutMiddleware",
+    "backoffice.accounts.middleware.OTPRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "backoffice.web.middleware.RequestContextMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -92,12 +104,16 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+# PostgreSQL in production: DATABASE_URL is the app's role (no ownership); `manage.py migrate`
+# connects as DATABASE_OWNER_URL's user instead and then grants the app's role (backoffice/dbroles.py).
+DATABASE_OWNER_URL = os.environ.get("DATABASE_OWNER_URL", "")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    "backoffice.accounts.backends.LockoutBackend",
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -107,6 +123,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+LOGIN_URL_PATH = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/queues/mine/"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -141,12 +158,18 @@ STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 
+# The journal's HMAC keys (backoffice/journal/signing.py): "key_id:secret[,key_id:secret…]", the
+# first signs, the rest only verify rows signed before a rotation. Never stored in the database.
+JOURNAL_HMAC_KEYS = parse_journal_keys(os.environ.get("JOURNAL_HMAC_KEYS", ""))
+DEV_JOURNAL_HMAC_KEYS = [("dev", b"dev-journal-hmac-key-not-for-production")]
+
 # REST API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "backoffice.accounts.authentication.ExpiringTokenAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": ["backoffice.api.throttling.WriteRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "backoffice.api.pagination.PagePagination",
     "PAGE_SIZE": 25,
@@ -167,6 +190,49 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Sign-in and sessions (backoffice/accounts). Tokens: hashed, expiring. Lockout: django-axes on the
+# login page, the admin and the token endpoint. Throttles: API_THROTTLE_RATES (read per request).
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 12)
+API_THROTTLE_RATES = {
+    "login": os.environ.get("API_LOGIN_RATE", "10/min"),
+    "write": os.environ.get("API_WRITE_RATE", "120/min"),
+}
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Lock the account whatever the address: a guesser rotating addresses is stopped too, and a whole
+# office behind one address is not locked out by one person's typos. axes.W006 warns about
+# user-agent/cookie rotation, which does not apply to a username lockout.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "backoffice.accounts.lockout.lockout_response"
+AXES_VERBOSE = False
+SESSION_COOKIE_AGE = env_int("SESSION_MAX_AGE_SECONDS", 8 * 3600)  # from sign-in, not renewed
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+OTP_REQUIRED = env_bool("OTP_REQUIRED", False)  # production: on unless OTP_REQUIRED=0
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Billing back-office")
+
+# Content-Security-Policy (django-csp): scripts and style sheets only from our own static files (no
+# inline <script>, on…= handler, javascript: URL or <style>); style="…" attributes are allowed (the
+# progress bars' widths), they cannot run code or select elements.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # plus the one fixed <style> element that DRF's browsable API pages insert at run time
+        "style-src": ["'self'", "'sha256-1kn+agGaGZdaFPNbx228buXQB9KXcy9RVE6NMUiW4SQ='"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # Celery: REDIS_URL selects a real broker; without it tasks run in-process.
@@ -190,6 +256,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# A shared cache (throttle counters) on Redis when there is one; throttles let requests through if
+# it cannot be reached (backoffice/api/throttling.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "backoffice",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")

@@ -12,6 +12,13 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment")
 
+if not JOURNAL_HMAC_KEYS:
+    raise ImproperlyConfigured("JOURNAL_HMAC_KEYS must be set in the environment (key_id:secret, see README)")
+if any(len(secret) < 32 for _, secret in JOURNAL_HMAC_KEYS):
+    raise ImproperlyConfigured("each JOURNAL_HMAC_KEYS secret must be at least 32 characters")
+
+OTP_REQUIRED = env_bool("OTP_REQUIRED", True)  # TOTP for team leads and administrators
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
 SESSION_COOKIE_SECURE = True

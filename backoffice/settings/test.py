@@ -21,3 +21,8 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
 ROOT_URLCONF = "tests.testapp.urls"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+JOURNAL_HMAC_KEYS = JOURNAL_HMAC_KEYS or DEV_JOURNAL_HMAC_KEYS  # noqa: F405 - a fixed dev key
+# Throttles and the cache are per test process; throttle tests lower these rates themselves.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+API_THROTTLE_RATES = {"login": "10000/min", "write": "100000/min"}
+OTP_REQUIRED = False

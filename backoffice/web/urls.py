@@ -1,6 +1,8 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from backoffice.journal.views import audit_verify_request
+
 from . import views
 from .dashboard import dashboard
 
@@ -15,6 +17,7 @@ urlpatterns = [
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
     path("audit/", views.audit, name="audit"),
+    path("audit/verify/", audit_verify_request, name="audit-verify"),
     path("dashboard/", dashboard, name="dashboard"),
     path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

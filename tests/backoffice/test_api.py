@@ -125,8 +125,13 @@ def test_audit_endpoints_for_leads_and_auditors_only(api, auditor, lead, special
     assert api(specialist).get("/api/v1/audit/transitions/").status_code == 403
     rows = api(auditor).get("/api/v1/audit/transitions/?case_type=ticket&actor=spec1").json()["results"]
     assert [r["case_reference"] for r in rows] == [ticket.reference]
+    assert api(lead).get("/api/v1/audit/verify/").json()["intact"] is None  # nothing has run yet
+    assert api(specialist).post("/api/v1/audit/verify/").status_code == 403
+    assert api(auditor).post("/api/v1/audit/verify/").status_code == 202  # runs in-process in tests
     verify = api(lead).get("/api/v1/audit/verify/").json()
-    assert verify == {"intact": True, "rows": 1, "broken": []}
+    assert {k: verify[k] for k in ("intact", "rows", "rows_checked", "broken", "mode")} == {
+        "intact": True, "rows": 1, "rows_checked": 1, "broken": [], "mode": "incremental"}
+    assert verify["checkpoint"] == 2 and verify["checked_at"]
 
 
 @pytest.mark.django_db

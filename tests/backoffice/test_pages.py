@@ -137,8 +137,11 @@ def test_audit_page_search_verify_and_csv_export(client, auditor, specialist):
     client.force_login(specialist)
     assert client.get("/audit/").status_code == 403
     client.force_login(auditor)
-    html = client.get(f"/audit/?q={ticket.reference}&verify=1").content.decode()
-    assert ticket.reference in html and 'data-chain="intact"' in html
+    html = client.get(f"/audit/?q={ticket.reference}").content.decode()
+    assert ticket.reference in html and 'data-chain="unknown"' in html
+    assert client.post("/audit/verify/").status_code == 302  # the task runs in-process in tests
+    html = client.get(f"/audit/?q={ticket.reference}").content.decode()
+    assert 'data-chain="intact"' in html and "against signed checkpoint #2" in html
     export = client.get("/audit/export.csv?case_type=ticket")
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[0][:3] == ["created_at", "case_type", "case_reference"]

@@ -1,17 +1,26 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice.journal.models import JournalEntry
-from backoffice.journal.selectors import journal_verify
+from backoffice.journal.services import journal_verify_and_record
 
 
 class Command(BaseCommand):
-    help = "Recompute every case's journal hash chain; exit non-zero naming each broken case."
+    help = ("Verify the journal: every row's keyed hash and chain link, and every chain against the latest "
+            "signed checkpoint (deleted tails and chains). Exits non-zero naming each broken case. "
+            "--incremental checks only what arrived since the latest checkpoint and signs the next one "
+            "(what the scheduled task does).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--incremental", action="store_true",
+                            help="check rows since the latest checkpoint, then sign a new checkpoint")
 
     def handle(self, *args, **options):
-        broken = list(journal_verify())
-        total = JournalEntry.objects.count()
-        if broken:
-            for item in broken:
-                self.stderr.write(f"BROKEN {item}")
-            raise CommandError(f"{len(broken)} broken chain(s) among {total} journal rows")
-        self.stdout.write(self.style.SUCCESS(f"Journal intact: {total} rows verified."))
+        mode = "incremental" if options["incremental"] else "full"
+        result = journal_verify_and_record(mode=mode, trigger="command")
+        against = f" (checkpoint #{result.checkpoint_seq})" if result.checkpoint_seq else ""
+        if not result.intact:
+            for problem in result.problems:
+                self.stderr.write(f"BROKEN {problem['text']}")
+            raise CommandError(f"{len(result.problems)} broken chain(s) or checkpoint(s) among "
+                               f"{result.rows_total} journal rows{against}")
+        self.stdout.write(self.style.SUCCESS(
+            f"Journal intact: {result.rows_checked} rows verified ({mode}){against}."))
