@@ -28,6 +28,7 @@ def api_token_issue(*, user: Any) -> tuple[ApiToken, str]:
     with transaction.atomic():
         ApiToken.objects.filter(user=user, expires_at__lte=now).delete()
         token = ApiToken.objects.create(user=user, key_hash=token_digest(key), prefix=key[:8], created_at=now,
+                                        last_used_at=now,
                                         expires_at=now + timedelta(hours=settings.API_TOKEN_TTL_HOURS))
     return token, key
 
@@ -35,7 +36,7 @@ def api_token_issue(*, user: Any) -> tuple[ApiToken, str]:
 def api_token_touch(*, token: ApiToken) -> None:
     """Note when a token was last used (at most every few minutes, not a write per request)."""
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > TOUCH_EVERY:
+    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
 
 

@@ -81,6 +81,24 @@ def test_each_case_has_its_own_keyed_chain_starting_from_genesis(specialist):
 
 
 @pytest.mark.django_db
+def test_keys_rotate_rows_signed_before_keep_verifying_and_a_dropped_key_is_named(specialist, settings):
+    old = settings.JOURNAL_HMAC_KEYS[0]
+    before = make_ticket(requester=specialist)
+    _walk(before, specialist)
+    settings.JOURNAL_HMAC_KEYS = [("2027a", b"n" * 40), old]
+    after = make_ticket(requester=specialist)
+    _walk(after, specialist)
+    assert set(JournalEntry.objects.filter(case_id=after.pk).values_list("key_id", flat=True)) == {"2027a"}
+    assert journal_verify_and_record(mode="incremental", trigger="test").intact
+    assert JournalCheckpoint.objects.order_by("-seq").first().key_id == "2027a"
+    assert verify_full().intact
+    settings.JOURNAL_HMAC_KEYS = [("2027a", b"n" * 40)]
+    problems = [str(p) for p in verify_full().problems]
+    assert any(before.reference in p and "unknown key id 'dev'" in p for p in problems)
+    assert not any(after.reference in p for p in problems)
+
+
+@pytest.mark.django_db
 def test_verify_journal_passes_on_an_intact_journal(specialist, capsys):
     _walk(make_ticket(requester=specialist), specialist)
     call_command("verify_journal")
