@@ -358,7 +358,7 @@ SYSTEM_STEPS = {"expire": "system:celery", "submit": "system:celery", "mark_succ
                 "mark_failed": "webhook:stripe", "mark_won": "webhook:stripe", "mark_lost": "webhook:stripe",
                 "fulfil": "system:celery", "mark_broken": "system:celery"}
 JOURNAL_COLUMNS = ("case_type", "case_id", "case_reference", "seq", "transition", "source_state", "target_state",
-                   "actor_id", "actor_label", "reason", "context", "created_at", "prev_hash", "hash")
+                   "actor_id", "actor_label", "reason", "context", "created_at", "prev_hash", "key_id", "hash")
 
 
 def _journal_chunk(args) -> int:
@@ -368,7 +368,9 @@ def _journal_chunk(args) -> int:
     from django.db import connection as conn
 
     from backoffice.journal.models import GENESIS_HASH, JournalEntry
+    from backoffice.journal.signing import current_key
 
+    key_id = current_key()[0]  # rows are signed with the journal's HMAC key, as the app signs them
     case_type, table, first, last, people = args
     paths = {"dispute": DISPUTE_PATHS, "refund": REFUND_PATHS, "extension": EXTENSION_PATHS}[case_type]
     with conn.cursor() as cursor:
@@ -387,12 +389,12 @@ def _journal_chunk(args) -> int:
                                  transition=name, source_state=source, target_state=target, actor_id=actor_id,
                                  actor_label=label, reason="" if seq == 1 else "bench",
                                  context={"request_id": f"bench-{case_type}-{case_id}-{seq}"},
-                                 created_at=created + timedelta(hours=seq - 1), prev_hash=prev)
+                                 created_at=created + timedelta(hours=seq - 1), prev_hash=prev, key_id=key_id)
             entry.hash = entry.compute_hash()
             prev = entry.hash
             values = [case_type, str(case_id), reference, str(seq), name, source, target,
                       "" if actor_id is None else str(actor_id), label, entry.reason,
-                      json.dumps(entry.context), entry.created_at.isoformat(), entry.prev_hash, entry.hash]
+                      json.dumps(entry.context), entry.created_at.isoformat(), entry.prev_hash, key_id, entry.hash]
             buffer.write("\t".join(v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n") if v else
                                    ("\\N" if i == 7 else "") for i, v in enumerate(values)) + "\n")
             rows += 1
