@@ -32,6 +32,7 @@ from .models import GENESIS_HASH, JournalCheckpoint, JournalCheckpointHead, Jour
 ENTRY_FIELDS = ["id", "case_type", "case_id", "case_reference", "seq", "transition", "source_state",
                 "target_state", "actor_id", "actor_label", "reason", "context", "created_at", "prev_hash",
                 "key_id", "hash"]
+Row = NamedTuple("Row", [(name, Any) for name in ENTRY_FIELDS])  # a journal row without a model instance
 BOUNDARY_LOCK_ATTEMPTS = 500  # x 20 ms: how long a checkpoint waits for an instant with no journal writer
 
 
@@ -123,7 +124,16 @@ def legacy_cutoff(checkpoints: Iterable[JournalCheckpoint]) -> int | None:
     return min(ids) if ids else None
 
 
-def _check_rows(rows: Iterable[JournalEntry], *, start_seq: int, start_prev: str, cutoff: int | None,
+def _rows(qs, chunk_size: int) -> Iterator[Row]:
+    return (Row(*values) for values in qs.values_list(*ENTRY_FIELDS).iterator(chunk_size=chunk_size))
+
+
+def _digest(row: Row, keys: dict[str, bytes]) -> str:
+    return signing.entry_digest(key_id=row.key_id, secret=keys.get(row.key_id), prev_hash=row.prev_hash,
+                                payload=JournalEntry.canonical_payload(row))
+
+
+def _check_rows(rows: Iterable[Row], *, start_seq: int, start_prev: str, cutoff: int | None,
                 keys: dict[str, bytes]) -> tuple[int, str] | None:
     """Walk one chain's rows in seq order from (start_seq, start_prev); the first problem, if any."""
     expected_seq, expected_prev = start_seq, start_prev
@@ -137,7 +147,7 @@ def _check_rows(rows: Iterable[JournalEntry], *, start_seq: int, start_prev: str
                 return entry.seq, "row without a key id (unkeyed SHA-256) written after the cut-over to keyed hashes"
         elif entry.key_id not in keys:
             return entry.seq, f"signed with unknown key id {entry.key_id!r} (missing from JOURNAL_HMAC_KEYS?)"
-        if not signing.same(entry.compute_hash(keys), entry.hash):
+        if not signing.same(_digest(entry, keys), entry.hash):
             return entry.seq, "row content does not match its hash"
         expected_prev, expected_seq = entry.hash, expected_seq + 1
     return None
@@ -217,8 +227,7 @@ def verify_full(*, chunk_size: int = 5000) -> Report:
                         | set(JournalCheckpointHead.objects.values_list("case_type", flat=True).distinct()))
     head_chains = 0
     for case_type in case_types:
-        rows = (JournalEntry.objects.filter(case_type=case_type).order_by("case_id", "seq")
-                .only(*ENTRY_FIELDS).iterator(chunk_size=chunk_size))
+        rows = _rows(JournalEntry.objects.filter(case_type=case_type).order_by("case_id", "seq"), chunk_size)
         chains = ((case_id, list(group)) for case_id, group in itertools.groupby(rows, key=lambda e: e.case_id))
         heads = _collapsed_heads(case_type, latest.seq) if latest else iter(())
         chain = next(chains, None)
@@ -259,7 +268,7 @@ def verify_full(*, chunk_size: int = 5000) -> Report:
     return report
 
 
-def _judge_chain(report: Report, case_type: str, case_id: int, entries: list[JournalEntry], head: Head | None,
+def _judge_chain(report: Report, case_type: str, case_id: int, entries: list[Row], head: Head | None,
                  latest: JournalCheckpoint | None, covered: int, cutoff: int | None, keys: dict[str, bytes]) -> None:
     reference = next((e.case_reference for e in entries if e.case_reference), head.case_reference if head else "")
     broken = _check_rows(entries, start_seq=1, start_prev=GENESIS_HASH, cutoff=cutoff, keys=keys)
@@ -333,7 +342,7 @@ def verify_incremental(*, last_verified_seq: int | None = None, chunk_size: int 
 
     heads: list[Head] = []
     new_chains = 0
-    rows = new.order_by("case_type", "case_id", "seq").only(*ENTRY_FIELDS).iterator(chunk_size=chunk_size)
+    rows = _rows(new.order_by("case_type", "case_id", "seq"), chunk_size)
     for (case_type, case_id), group in itertools.groupby(rows, key=lambda e: (e.case_type, e.case_id)):
         entries = list(group)
         report.rows_checked += len(entries)
