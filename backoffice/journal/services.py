@@ -158,7 +158,7 @@ def journal_verify_and_record(*, mode: str = "incremental", trigger: str = "sche
 
 def journal_checkpoint_genesis() -> JournalCheckpoint | None:
     """Sign the first checkpoint over whatever the journal holds now (unkeyed rows included) when
-    none exists. Migration 0003 does this once; test databases call it again after a flush."""
+    none exists. Migration 0004 does this once; test databases call it again after a flush."""
     if JournalCheckpoint.objects.exists():
         return None
     from .verification import stable_boundary

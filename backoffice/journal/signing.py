@@ -4,7 +4,7 @@
 rows and checkpoints, the others only verify what they signed before a rotation. Each row and
 checkpoint stores the id of the key that signed it, never the key. Rows written before keyed
 hashing (``key_id`` empty) carry a plain SHA-256 and are trusted only up to the signed checkpoint
-taken by migration ``journal.0003`` (see ``backoffice/journal/verification.py``).
+taken by migration ``journal.0004`` (see ``backoffice/journal/verification.py``).
 
 Pure functions, importable by migrations.
 """

@@ -210,8 +210,8 @@ def test_legacy_unkeyed_rows_are_trusted_only_up_to_the_migration_checkpoint(spe
     legacy_only, continued = make_ticket(requester=specialist), make_ticket(requester=specialist)
     for ticket in (legacy_only, continued):
         run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
-        _rewrite_chain(db_owner, ticket, 1, key_id="")  # as the table held before migration 0003
-    journal_checkpoint_genesis()  # what migration 0003 does
+        _rewrite_chain(db_owner, ticket, 1, key_id="")  # as the table held before migration 0004
+    journal_checkpoint_genesis()  # what migration 0004 does
     run_transition(model=Ticket, pk=continued.pk, name="cancel", actor=specialist)  # a keyed row continues
     call_command("verify_journal")
     assert "Journal intact: 5 rows verified" in capsys.readouterr().out

@@ -57,7 +57,7 @@ def sign_first_checkpoint(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journal', '0002_append_only_trigger'),
+        ('journal', '0003_lean_indexes'),
     ]
 
     operations = [

@@ -16,7 +16,7 @@ def forwards(apps, schema_editor):
         interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
         PeriodicTask.objects.get_or_create(
             name=task, defaults={"task": task, "interval": interval, "enabled": True,
-                                 "description": "Created by migration journal.0004; edit freely."}
+                                 "description": "Created by migration journal.0005; edit freely."}
         )
 
 
@@ -26,6 +26,6 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("journal", "0003_keyed_chain_checkpoints"),
+    dependencies = [("journal", "0004_keyed_chain_checkpoints"),
                     ("django_celery_beat", "0019_alter_periodictasks_options")]
     operations = [migrations.RunPython(forwards, backwards)]
