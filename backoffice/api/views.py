@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.services import api_token_issue
 from backoffice.accounts.twofactor import otp_check, otp_confirmed_device, otp_required_for
+from backoffice.db.routers import use_replica
 from backoffice.errors import InvalidInput, PermissionDenied
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.selectors import journal_last_verification
@@ -84,6 +85,10 @@ class AuditTransitionsView(generics.ListAPIView):
     permission_classes = [AuditAccess]
     serializer_class = JournalEntrySerializer
     filterset_class = JournalFilter
+
+    @use_replica
+    def list(self, request, *args, **kwargs):  # the audit trail may be read from the replica
+        return super().list(request, *args, **kwargs)
     queryset = JournalEntry.objects.order_by("-created_at", "-id")
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 JOURNAL_KEYS = "prod-2026:" + "k" * 48
 
@@ -42,3 +44,26 @@ def test_production_refuses_to_start_without_a_journal_key():
     assert result.returncode != 0 and "JOURNAL_HMAC_KEYS must be set" in result.stderr
     short = run_manage("check", env_extra={"SECRET_KEY": "z" * 60, "JOURNAL_HMAC_KEYS": "k1:short"})
     assert short.returncode != 0 and "at least 32 characters" in short.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_pgbouncer_mode_keeps_no_session_state_across_transactions():
+    """DB_PGBOUNCER=1: no server-side cursors, no prepared statements; the app still reads and iterates."""
+    script = (
+        "from django.conf import settings; from django.db import connection;"
+        "from django.contrib.auth.models import Group;"
+        "db = settings.DATABASES['default'];"
+        "print(db['DISABLE_SERVER_SIDE_CURSORS'], db['OPTIONS'].get('prepare_threshold', 'unset'));"
+        "[list(Group.objects.order_by('name').iterator()) for _ in range(7)];"
+        "connection.ensure_connection(); print(connection.connection.prepare_threshold);"
+        "print(connection.connection.execute('SELECT count(*) FROM pg_prepared_statements').fetchone()[0])"
+    )
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    result = run_manage("shell", "-c", script,
+                        env_extra={"SECRET_KEY": "p" * 60, "DB_PGBOUNCER": "1", "DATABASE_URL": url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.split()[-4:] == ["True", "None", "None", "0"], result.stdout
