@@ -33,6 +33,7 @@ class SystemActor:
 CELERY = SystemActor("system:celery")
 SYSTEM = SystemActor("system")
 WEBHOOK_STRIPE = SystemActor("webhook:stripe")
+WEBHOOK_ADYEN = SystemActor("webhook:adyen")
 
 
 def actor_label(actor: Any) -> str:

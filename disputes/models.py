@@ -229,6 +229,12 @@ def _system_or_team_lead(instance, user) -> bool:
     return bool(is_system(user) or is_team_lead(user))
 
 
+def _psp_or_team_lead_under_review(instance, user) -> bool:
+    if is_system(user):
+        return True
+    return bool(is_team_lead(user)) and instance.state != DisputeState.NEEDS_RESPONSE
+
+
 def packet_upload_to(instance: Dispute, filename: str) -> str:
     return f"disputes/packets/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
 
@@ -316,7 +322,7 @@ class Dispute(Case):
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.UNDER_REVIEW,
-                permission=_worker)
+                permission=_worker_or_system)
     def submit_evidence(self, *, override: bool = False, packet_name: str = "", packet_sha256: str = "") -> None:
         self.evidence_overridden = override
         self.submitted_at = timezone.now()
@@ -332,13 +338,15 @@ class Dispute(Case):
     def expire(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.UNDER_REVIEW, target=DisputeState.WON,
-                permission=_system_or_team_lead)
+    # From needs_response only the PSP decides (an issuer that withdraws, a PSP that rules without a
+    # response): people still decide only disputes under review.
+    @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
+                target=DisputeState.WON, permission=_psp_or_team_lead_under_review)
     def mark_won(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.UNDER_REVIEW, target=DisputeState.LOST,
-                permission=_system_or_team_lead)
+    @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
+                target=DisputeState.LOST, permission=_psp_or_team_lead_under_review)
     def mark_lost(self) -> None:
         self.resolved_at = timezone.now()
 

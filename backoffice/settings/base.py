@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "backoffice.web",
     "backoffice.api",
     "backoffice.gateway",
+    "backoffice.webhooks",
     "invoices",
     "disputes",
     "refunds",
@@ -139,7 +140,10 @@ REFUND_SWEEP_AFTER_MINUTES = env_int("REFUND_SWEEP_AFTER_MINUTES", 15)
 PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")  # comma-separated: several during rotation
+ADYEN_HMAC_KEY = os.environ.get("ADYEN_HMAC_KEY", "")  # hex, comma-separated: several during rotation
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)  # oldest signature timestamp accepted
+WEBHOOK_MAX_FUTURE_SECONDS = env_int("WEBHOOK_MAX_FUTURE_SECONDS", 60)  # clock skew allowed ahead of ours
 
 # REST API.
 REST_FRAMEWORK = {
