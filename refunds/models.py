@@ -105,6 +105,14 @@ class Refund(Case):
     last_psp_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Last call to the PSP.")
     succeeded_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    needs_attention_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="No final PSP answer in time (or the PSP reported something to check): a team lead looks at it.",
+    )
+    attention_reason = models.CharField(max_length=300, blank=True)
+    credit_note_voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="The PSP reported the refund failed after it had succeeded.",
+    )
     state = FSMField(default=RefundState.PENDING_APPROVAL, choices=RefundState.choices, protected=True)
 
     class Meta:
@@ -133,6 +141,8 @@ class Refund(Case):
             models.Index(fields=["currency", "created_at"], name="refund_currency_created_idx"),
             models.Index(fields=["state", "last_psp_attempt_at"], name="refund_state_psp_attempt_idx"),
             models.Index(fields=["created_at", "id"], name="refund_created_idx"),
+            models.Index(fields=["needs_attention_at"], name="refund_needs_attention_idx",
+                         condition=Q(needs_attention_at__isnull=False)),
         ]
 
     # ---- transitions: in-memory changes only; refunds.services locks, checks, saves and journals ----
@@ -168,8 +178,13 @@ class Refund(Case):
         self.failure_code = self.failure_message = ""
         self.succeeded_at = timezone.now()
 
-    @transition(field=state, source=RefundState.PROCESSING, target=RefundState.FAILED, permission=_system)
+    # From succeeded too: the PSP may report a refund failed after it had succeeded (refund.failed,
+    # REFUND_FAILED, REFUNDED_REVERSED). Its credit note is then voided; succeeded_at stays as issued.
+    @transition(field=state, source=[RefundState.PROCESSING, RefundState.SUCCEEDED], target=RefundState.FAILED,
+                permission=_system)
     def mark_failed(self, *, failure_code: str, failure_message: str = "", psp_refund_id: str = "") -> None:
+        if self.state == RefundState.SUCCEEDED:
+            self.credit_note_voided_at = timezone.now()
         self.failure_code = failure_code[:64]
         self.failure_message = failure_message[:500]
         if psp_refund_id:
