@@ -406,3 +406,49 @@ class EvidenceItem(models.Model):
     @property
     def is_image(self) -> bool:
         return self.mime_type.startswith("image/")
+
+
+class PspSubmissionStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SUBMITTED = "submitted", "Submitted to the PSP"
+    REFUSED = "refused", "Refused by the PSP"
+    FAILED = "failed", "PSP unreachable"
+
+
+class PspSubmission(models.Model):
+    """The evidence of one dispute cycle (stage) sent to the PSP: once, step by step.
+
+    Each step's result is recorded as soon as the PSP answers (an uploaded file's id, the documents
+    supplied, the final submit), so a task that runs twice — a redelivery, a retry after a timeout —
+    skips what is done and sends nothing twice; the PSP calls also carry idempotency keys.
+    """
+
+    Status = PspSubmissionStatus
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="psp_submissions")
+    stage = models.CharField(max_length=16, choices=DisputeStage.choices)
+    psp = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=PspSubmissionStatus.choices, default=PspSubmissionStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    uploaded_files = models.JSONField(default=dict, blank=True, help_text="Our file key → the PSP's file id.")
+    documents_supplied = models.BooleanField(default=False)
+    key_generation = models.PositiveSmallIntegerField(
+        default=1, help_text="Part of the PSP idempotency keys: a new one after a PSP 5xx (Stripe replays a 5xx "
+                             "for the same key); timeouts keep it, so an answer we never heard is replayed.")
+    sent_fields = models.JSONField(default=dict, blank=True, help_text="The evidence fields sent (no file bytes).")
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dispute", "stage"], name="pspsubmission_dispute_stage_unique"),
+            models.CheckConstraint(condition=Q(status__in=PspSubmissionStatus.values),
+                                   name="pspsubmission_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"], name="pspsubmission_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.psp} evidence for dispute {self.dispute_id} ({self.stage}): {self.status}"

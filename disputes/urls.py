@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/", views.DisputeDetailView.as_view(), name="detail"),
     path("<int:pk>/evidence/", views.evidence_upload, name="evidence"),
     path("<int:pk>/packet.pdf", views.packet_pdf, name="packet"),
+    path("<int:pk>/psp-resend/", views.psp_resend, name="psp-resend"),
 ]

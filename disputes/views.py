@@ -64,8 +64,25 @@ class DisputeDetailView(CaseDetailView):
             deadline_active=dispute.state in OPEN_STATES,
             transition_buttons=[(name, TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()))
                                 for name in context["transitions"]],
+            psp_submission=dispute.psp_submissions.filter(stage=dispute.stage).first(),
         )
         return context
+
+
+@login_required
+@require_POST
+def psp_resend(request, pk: int):
+    """A team lead sends evidence the PSP refused (or never received) again."""
+    from .psp_evidence import dispute_psp_resubmit
+
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
+    try:
+        dispute_psp_resubmit(dispute_id=dispute.pk, actor=request.user)
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, f"{dispute.reference}: the evidence is being sent to the PSP again.")
+    return back
 
 
 @login_required

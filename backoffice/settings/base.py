@@ -145,6 +145,7 @@ ADYEN_MERCHANT_ACCOUNT = os.environ.get("ADYEN_MERCHANT_ACCOUNT", "")
 ADYEN_ENVIRONMENT = os.environ.get("ADYEN_ENVIRONMENT", "test")
 ADYEN_LIVE_PREFIX = os.environ.get("ADYEN_LIVE_PREFIX", "")
 ADYEN_API_BASE = os.environ.get("ADYEN_API_BASE", "")
+ADYEN_DEFENSE_REASON_CODE = os.environ.get("ADYEN_DEFENSE_REASON_CODE", "SupplyDefenseMaterial")
 # A refund without a final PSP answer after this many hours stops being retried and waits for a team lead.
 # Stripe keeps idempotency keys for at least 24 hours: re-sending with the same key later could pay twice.
 REFUND_PSP_GIVE_UP_HOURS = env_int("REFUND_PSP_GIVE_UP_HOURS", 24)
