@@ -452,3 +452,52 @@ class PspSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.psp} evidence for dispute {self.dispute_id} ({self.stage}): {self.status}"
+
+
+class ReportImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    VALIDATING = "validating", "Checking every row"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Imported"
+    REFUSED = "refused", "Refused: nothing imported"
+
+
+class DisputeReportImport(models.Model):
+    """One upload of a PSP's dispute report (Stripe disputes export, Adyen dispute report CSV).
+
+    Every row is checked first; any bad row refuses the whole file (errors name the rows). A good
+    file is applied in one transaction; importing the same file again changes nothing.
+    """
+
+    Status = ReportImportStatus
+
+    psp = models.CharField(max_length=16)
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField(help_text="The uploaded CSV as received.")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=ReportImportStatus.choices, default=ReportImportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"row": 7, "message": "…"}]')
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(status__in=ReportImportStatus.values),
+                                              name="disputereportimport_status_valid")]
+        indexes = [models.Index(fields=["created_at"], name="disputereport_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.psp} dispute report {self.file_name} ({self.status})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (ReportImportStatus.QUEUED, ReportImportStatus.VALIDATING, ReportImportStatus.IMPORTING)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.rows_total else min(100, 100 * self.rows_done // self.rows_total)

@@ -152,3 +152,12 @@ def enqueue_psp_evidence(dispute_id: int) -> None:
             return
         except Retry:
             continue
+
+
+@shared_task(name="disputes.import_dispute_report", acks_late=True)
+def import_dispute_report(import_id: int) -> str:
+    """Validate and import an uploaded dispute report (all rows or none); progress is on its row."""
+    from .report_import import dispute_report_run
+
+    job = dispute_report_run(import_id=import_id)
+    return job.status if job is not None else "nothing_to_do"
