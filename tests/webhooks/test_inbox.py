@@ -96,3 +96,16 @@ def test_refunds_needing_attention_are_listed_for_leads(client, lead, specialist
     page = client.get("/refunds/needs-attention/").content.decode()
 
     assert f'data-refund="{flagged.pk}"' in page and "re_stuck" in page and "re_fine" not in page
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_deliveries_events_submissions_and_imports_read_only(client, superuser_lead):
+    deliver(client, stripe_event("charge.dispute.created", stripe_dispute(charge="ch_admin_view")))
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(superuser_lead)
+
+    for url in ("/admin/webhooks/webhookdelivery/", "/admin/webhooks/webhookevent/",
+                "/admin/webhooks/webhookobjectcursor/", "/admin/disputes/pspsubmission/",
+                "/admin/disputes/disputereportimport/", f"/admin/webhooks/webhookdelivery/{delivery.pk}/change/"):
+        assert client.get(url).status_code == 200, url
+    assert client.get("/admin/webhooks/webhookdelivery/add/").status_code == 403
