@@ -105,6 +105,9 @@ class Refund(Case):
     last_psp_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Last call to the PSP.")
     succeeded_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    psp_attempt_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this submission generation was first sent (the give-up clock).",
+    )
     needs_attention_at = models.DateTimeField(
         null=True, blank=True,
         help_text="No final PSP answer in time (or the PSP reported something to check): a team lead looks at it.",
@@ -170,6 +173,7 @@ class Refund(Case):
     def submit(self) -> None:
         now = timezone.now()
         self.submitted_at = self.submitted_at or now
+        self.psp_attempt_started_at = now
         self.last_psp_attempt_at = now
 
     @transition(field=state, source=RefundState.PROCESSING, target=RefundState.SUCCEEDED, permission=_system)
@@ -198,7 +202,9 @@ class Refund(Case):
         self.psp_refund_id = ""
         self.failure_code = self.failure_message = ""
         self.failed_at = None
-        self.last_psp_attempt_at = timezone.now()
+        self.needs_attention_at = None
+        self.attention_reason = ""
+        self.last_psp_attempt_at = self.psp_attempt_started_at = timezone.now()
 
     # ---- reads ----
 

@@ -310,7 +310,8 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
             if refund.needs_attention_at is not None:
                 return None  # a team lead decides now; webhooks may still settle it
             window = timedelta(hours=settings.REFUND_PSP_GIVE_UP_HOURS)
-            if refund.submitted_at is not None and timezone.now() - refund.submitted_at >= window:
+            started = refund.psp_attempt_started_at or refund.submitted_at
+            if started is not None and timezone.now() - started >= window:
                 give_up = True
             else:
                 Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())

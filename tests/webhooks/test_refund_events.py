@@ -166,7 +166,7 @@ def test_a_refund_with_no_final_answer_in_time_stops_and_waits_for_a_lead(
         specialist, lead, fake_stripe, settings, django_capture_on_commit_callbacks):
     fake_stripe.answers = [("refund", "pending")]
     refund = approve(request_refund(requester=specialist), lead, django_capture_on_commit_callbacks)
-    Refund.objects.filter(pk=refund.pk).update(submitted_at=timezone.now() - timedelta(hours=24, minutes=1))
+    Refund.objects.filter(pk=refund.pk).update(psp_attempt_started_at=timezone.now() - timedelta(hours=24, minutes=1))
     calls = len(fake_stripe.requests)
 
     with django_capture_on_commit_callbacks(execute=True):
