@@ -208,7 +208,8 @@ def _apply(delivery: WebhookDelivery, event: PspEvent, *, payment_id: int | None
     with transaction.atomic():
         row, created = _claim(delivery, event)
         if not created:
-            WebhookEvent.objects.filter(pk=row.pk).update(deliveries_seen=row.deliveries_seen + 1)
+            row.deliveries_seen += 1
+            WebhookEvent.objects.filter(pk=row.pk).update(deliveries_seen=row.deliveries_seen)
             if row.status not in RETRYABLE_STATUSES and not force:
                 return {**entry, "result": "duplicate", "detail": f"Already {row.status} (event {row.pk})."}
         payment_id = payment_id or row.payment_id

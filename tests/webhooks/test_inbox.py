@@ -66,6 +66,7 @@ def test_a_lead_replays_a_stored_delivery(client, lead):
     client.post(f"/webhooks/deliveries/{original.pk}/replay/", {"confirm": "on"})
 
     assert Dispute.objects.get().psp_dispute_id == obj["id"]
+    assert WebhookEvent.objects.get().deliveries_seen == 3
     replays = list(WebhookDelivery.objects.filter(replay_of=original).order_by("pk"))
     assert [r.outcomes[0]["result"] for r in replays] == ["applied", "duplicate"]
     assert replays[0].replayed_by_id == lead.pk
