@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('disputes', '0003_psp_submission'),
+        ('disputes', '0004_psp_submission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('disputes', '0002_reason_code_catalogue'),
+        ('disputes', '0003_queue_indexes'),
     ]
 
     operations = [

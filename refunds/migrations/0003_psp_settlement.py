@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('invoices', '0002_paymentextension'),
-        ('refunds', '0001_initial'),
+        ('refunds', '0002_queue_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
