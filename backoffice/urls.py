@@ -14,6 +14,7 @@ urlpatterns = [
     # The split view serves its script as a file (no inline script, for the Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("backoffice.notifications.urls")),
+    path("webhooks/", include("backoffice.webhooks.urls")),
     path("", include("backoffice.web.urls")),
     path("disputes/", include("disputes.urls")),
     path("refunds/", include("refunds.urls")),

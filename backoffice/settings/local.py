@@ -9,3 +9,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 JOURNAL_HMAC_KEYS = JOURNAL_HMAC_KEYS or DEV_JOURNAL_HMAC_KEYS  # noqa: F405 - a fixed dev key
 OTP_REQUIRED = env_bool("OTP_REQUIRED", False)  # demo users sign in with the password "demo" alone
+# The demo signs its seeded webhook deliveries with this secret (so they can be replayed); `stripe listen`
+# prints its own whsec_… secret: set STRIPE_WEBHOOK_SECRET to it (several, comma-separated, are accepted).
+DEMO_STRIPE_WEBHOOK_SECRET = "whsec_demo_local_only"  # noqa: S105 - demo only, documented in the README
+STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET or DEMO_STRIPE_WEBHOOK_SECRET  # noqa: F405
