@@ -80,6 +80,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--output", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sections of the last run (--json) and replace only those measured now")
     args = parser.parse_args()
 
     env = {**os.environ, "DATABASE_URL": _db_url(args.scale), "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -101,6 +103,13 @@ def main() -> int:
     from bench import measure, report
 
     results: dict = {"scale": args.scale, "prepare": prep, "sections": sections}
+    if args.merge and Path(args.json).exists():
+        previous = json.loads(Path(args.json).read_text())
+        if previous.get("scale") == args.scale:
+            kept = {k: v for k, v in previous.items() if k in ("probes", "tasks", "transitions", "pdfs", "export",
+                                                                "verify")}
+            results.update(kept)
+            results["merged_from"] = previous.get("machine", {})
     sample = measure.sample_keys()
     results["sample"] = sample
     results["sizes"] = report.table_sizes()
