@@ -16,6 +16,7 @@ is absent.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.apps import apps
@@ -24,6 +25,7 @@ from django.db.models import (
     Case,
     Exists,
     F,
+    Func,
     OuterRef,
     Prefetch,
     Q,
@@ -35,6 +37,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import Expression
 from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
@@ -199,3 +202,76 @@ def refunds_awaiting_decision_by(queryset: QuerySet[Refund], user: Any) -> Query
         .exclude(Exists(decided))
     )
 
+
+
+# ---------------------------------------------------------------- possible duplicates
+
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+def recent_duplicates(*, payment_id: int, amount_minor: int, now: datetime | None = None) -> list[Refund]:
+    """Refunds of exactly this amount on this payment requested in the last 24 hours, newest first."""
+    since = (now or timezone.now()) - DUPLICATE_WINDOW
+    return list(Refund.objects.filter(payment_id=payment_id, amount_minor=amount_minor, created_at__gte=since)
+                .order_by("-created_at", "-id")[:5])
+
+
+def possible_duplicate_expression() -> Exists:
+    """Annotation for a ``Refund`` queryset: another refund of the same amount on the same payment was
+    requested within 24 hours of this one (either side). Uses the (payment, state) index per row."""
+    return Exists(
+        Refund.objects.filter(
+            payment_id=OuterRef("payment_id"), amount_minor=OuterRef("amount_minor"),
+            created_at__gte=OuterRef("created_at") - DUPLICATE_WINDOW,
+            created_at__lte=OuterRef("created_at") + DUPLICATE_WINDOW,
+        ).exclude(pk=OuterRef("pk"))
+    )
+
+
+def refund_for_form_token(*, requester: Any, token: str) -> Refund | None:
+    """The refund a request form's one-time token already created for this requester, if any."""
+    if not token:
+        return None
+    return Refund.objects.filter(requester_id=requester.pk, idempotency_key=token).first()
+
+
+HISTORY_WINDOW = timedelta(days=90)
+
+
+def _count_subquery(queryset: QuerySet) -> Subquery:
+    return Subquery(queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1],
+                    output_field=BigIntegerField())
+
+
+def refunds_with_queue_facts(queryset: QuerySet[Refund]) -> QuerySet[Refund]:
+    """What a lead scans on each row before deciding, as annotations (no query per row):
+
+    ``possible_duplicate`` (same payment and amount within 24 h), ``dual_threshold_minor`` (the
+    currency's dual-approval threshold, null = always two), and the customer's history:
+    ``customer_refunds_recent`` (other refunds in 90 days) and ``customer_disputes`` (disputes ever).
+    """
+    from backoffice.roles.models import DualApprovalThreshold
+
+    since = timezone.now() - HISTORY_WINDOW
+    customer = OuterRef("payment__customer_id")
+    recent = Refund.objects.filter(payment__customer_id=customer, created_at__gte=since).exclude(pk=OuterRef("pk"))
+    queryset = queryset.annotate(
+        possible_duplicate=possible_duplicate_expression(),
+        dual_threshold_minor=Subquery(DualApprovalThreshold.objects.filter(currency=OuterRef("currency"))
+                                      .values("threshold_minor")[:1], output_field=BigIntegerField()),
+        customer_refunds_recent=Coalesce(_count_subquery(recent), Value(0, output_field=BigIntegerField())),
+    )
+    Dispute = dispute_model()
+    if Dispute is not None:
+        disputes = Dispute.objects.filter(payment__customer_id=customer)
+        queryset = queryset.annotate(
+            customer_disputes=Coalesce(_count_subquery(disputes), Value(0, output_field=BigIntegerField())))
+    return queryset
+
+
+def refund_possible_duplicates(*, refund: Refund) -> list[Refund]:
+    """Other refunds of the same amount on the same payment requested within 24 hours of this one."""
+    return list(Refund.objects.filter(
+        payment_id=refund.payment_id, amount_minor=refund.amount_minor,
+        created_at__gte=refund.created_at - DUPLICATE_WINDOW, created_at__lte=refund.created_at + DUPLICATE_WINDOW,
+    ).exclude(pk=refund.pk).order_by("created_at", "id")[:5])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from backoffice.roles.predicates import is_auditor, is_team_lead, is_worker
 
+UNREAD_LIMIT = 99
+
 
 def navigation(request):
     user = getattr(request, "user", None)
@@ -19,13 +21,10 @@ def navigation(request):
     if lead:
         queues.append(("approvals", "Approvals"))
     queues.append(("all", "All"))
-    unread = 0
-    try:
-        from backoffice.notifications.selectors import notification_unread_count
+    from backoffice.notifications.models import Notification
 
-        unread = notification_unread_count(user=user)
-    except ImportError:
-        unread = 0
+    # Bounded: a COUNT over at most UNREAD_LIMIT + 1 rows, shown as "99+" beyond.
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)[: UNREAD_LIMIT + 1].count()
     roles = [label for flag, label in ((lead, "Team lead"), (worker and not lead, "Specialist"),
                                        (auditor, "Auditor")) if flag]
     return {
@@ -38,5 +37,6 @@ def navigation(request):
             "is_staff": user.is_staff,
             "roles": roles,
             "unread": unread,
+            "unread_label": f"{UNREAD_LIMIT}+" if unread > UNREAD_LIMIT else str(unread),
         }
     }
