@@ -90,10 +90,11 @@ def refund_new(request):
                 return page_error_response(request, err, redirect_to=None)
             except DomainError as err:
                 if err.code == "possible_duplicate":
+                    # A question, not a failure: the same form again, asking for an explicit "yes".
                     context["duplicate"] = {"message": err.message, "references": err.extra.get("duplicates", [])}
                 else:
                     errors["form"] = f"{err.message} ({err.code})"
-                status = err.status
+                    status = err.status
             else:
                 messages.success(request, f"{refund.reference} requested: it now waits for approval.")
                 return redirect("refunds:detail", refund.pk)

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from backoffice.search import KeyKind, classify, luhn_valid, search
 from tests.disputes.factories import DisputeFactory
-from tests.invoices.factories import CustomerFactory, InvoiceFactory, PaymentFactory
+from tests.invoices.factories import CustomerFactory, PaymentFactory
 from tests.refunds.factories import request_refund
 
 PREFIXES = frozenset({"DSP", "RFD", "EXT"})
