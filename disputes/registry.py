@@ -26,7 +26,7 @@ class DisputeTable(tables.Table):
     stage = tables.Column(orderable=False)
     network = tables.Column(orderable=False)
     reason = tables.Column(accessor="reason_code", verbose_name="Reason", orderable=False)
-    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", order_by=("currency", "amount_minor"),
+    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", order_by=("amount_minor",),
                            attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     customer = tables.Column(accessor="payment__customer__name", verbose_name="Customer", orderable=False)
     assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", orderable=False,

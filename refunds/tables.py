@@ -1,7 +1,7 @@
 """The refunds queue table (django-tables2): what a lead scans before deciding.
 
-Sorted by due date by default; amounts sort within their currency (currency, then amount), never
-across currencies; each row says how many approvals it needs and has, flags a possible duplicate
+Sorted by due date by default; amounts sort within one currency (the queue page sorts by amount only
+with a currency filter), never across currencies; each row says how many approvals it needs and has, flags a possible duplicate
 (the same amount on the same payment within 24 hours) and shows the customer's history.
 """
 
@@ -20,16 +20,18 @@ from .models import Refund, RefundState
 class RefundTable(tables.Table):
     ids = SelectColumn()
     reference = tables.Column(verbose_name="Reference", order_by=("id",))
-    state = tables.Column(verbose_name="State")
-    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", order_by=("currency", "amount_minor"),
+    # Sortable only by what an index serves in keyset order (reference, due, requested, and amount within one
+    # currency: the queue page asks for a currency filter first); the rest are not.
+    state = tables.Column(verbose_name="State", orderable=False)
+    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", order_by=("amount_minor",),
                            attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     approvals = tables.Column(accessor="pk", verbose_name="Approvals", orderable=False)
     customer = tables.Column(accessor="payment__customer__name", verbose_name="Customer", orderable=False)
-    reason = tables.Column(verbose_name="Reason")
-    requester = tables.Column(accessor="requester__username", verbose_name="Requester")
+    reason = tables.Column(verbose_name="Reason", orderable=False)
+    requester = tables.Column(accessor="requester__username", verbose_name="Requester", orderable=False)
     due = tables.Column(accessor="internal_due_at", verbose_name="Due", order_by=("internal_due_at", "id"))
     created = tables.Column(accessor="created_at", verbose_name="Requested", order_by=("created_at", "id"))
-    assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", default="—")
+    assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", default="—", orderable=False)
 
     class Meta:
         model = Refund

@@ -21,7 +21,7 @@ COUNTED_QUEUES = ("mine", "unassigned", "due-soon", "overdue", "approvals")
 # Filters that only make sense in the API (minor units): the queue page offers major units instead.
 API_ONLY_FILTERS = frozenset({"amount_min", "amount_max"})
 # Parameters that are page state, not filters: not saved in a view.
-PAGE_STATE = frozenset({"page", "cursor"})
+PAGE_STATE = frozenset({"page", "cursor", "skip"})
 MAX_SAVED_VIEWS = 50
 
 
