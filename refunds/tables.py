@@ -1,8 +1,9 @@
 """The refunds queue table (django-tables2): what a lead scans before deciding.
 
-Sorted by due date by default; amounts sort within one currency (the queue page sorts by amount only
-with a currency filter), never across currencies; each row says how many approvals it needs and has, flags a possible duplicate
-(the same amount on the same payment within 24 hours) and shows the customer's history.
+Sorted by due date by default; amounts sort within one currency (the queue page sorts by amount
+only with a currency filter), never across currencies; each row says how many approvals it needs
+and has, flags a possible duplicate (the same amount on the same payment within 24 hours) and
+shows the customer's history.
 """
 
 from __future__ import annotations
