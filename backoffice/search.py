@@ -19,7 +19,7 @@ card number            13–19 digits, Luhn ok    never echoed; only an exact PS
 
 ``search(user=…, q=…)`` runs at most one query per kind of row (customers, invoices, payments,
 and each case type), whatever the size of the data: every lookup has an index behind it on
-PostgreSQL (``invoices/migrations/0003_search_indexes.py``), each answer is limited, and the rows
+PostgreSQL (``invoices/migrations/0004_search_indexes.py``), each answer is limited, and the rows
 carry what the results page shows (``select_related``). On SQLite (the demo) the same queries
 run without the trigram index.
 """

@@ -35,6 +35,6 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("invoices", "0002_paymentextension")]
+    dependencies = [("invoices", "0003_extension_queue_indexes")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]

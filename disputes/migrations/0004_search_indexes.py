@@ -17,6 +17,6 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("disputes", "0002_reason_code_catalogue")]
+    dependencies = [("disputes", "0003_queue_indexes")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
