@@ -16,6 +16,7 @@ from backoffice.web.tables import SelectColumn
 from backoffice.web.templatetags.ui import money_text, when_text
 
 from .models import Refund, RefundState
+from .selectors import customers_refund_history
 
 
 class RefundTable(tables.Table):
@@ -47,6 +48,11 @@ class RefundTable(tables.Table):
             "class": lambda record: "duplicate" if getattr(record, "possible_duplicate", False) else "",
         }
 
+    def __init__(self, data, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        rows = data if isinstance(data, list) else []
+        self.history = customers_refund_history(customer_ids=[r.payment.customer_id for r in rows])
+
     def render_reference(self, record: Refund, value: str):
         link = format_html('<a href="{}">{}</a>', reverse("refunds:detail", args=[record.pk]), value)
         if getattr(record, "possible_duplicate", False):
@@ -74,12 +80,13 @@ class RefundTable(tables.Table):
 
     def render_customer(self, record: Refund, value: str):
         facts = []
-        recent = getattr(record, "customer_refunds_recent", None)
-        disputes = getattr(record, "customer_disputes", None)
-        if recent is not None:
-            facts.append((f"{recent} other refund{'s' if recent != 1 else ''} in 90 days",))
-        if disputes:
-            facts.append((f"{disputes} dispute{'s' if disputes != 1 else ''}",))
+        history = self.history.get(record.payment.customer_id)
+        if history is not None:
+            others = max(history.refunds_recent - 1, 0)  # this refund is one of them
+            more = "+" if history.capped else ""
+            facts.append((f"{others}{more} other refund{'s' if others != 1 else ''} in 90 days",))
+            if history.disputes:
+                facts.append((f"{history.disputes}{more} dispute{'s' if history.disputes != 1 else ''}",))
         history = format_html_join(" · ", "{}", facts)
         return format_html('<a href="{}">{}</a><br><span class="muted" data-history>{}</span>',
                            reverse("customer-detail", args=[record.payment.customer_id]), value, history)

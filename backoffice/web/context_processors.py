@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from backoffice.roles.predicates import is_auditor, is_team_lead, is_worker
 
-UNREAD_LIMIT = 99
-
 
 def navigation(request):
     user = getattr(request, "user", None)
@@ -30,10 +28,9 @@ def _navigation(user):
     if lead:
         queues.append(("approvals", "Approvals"))
     queues.append(("all", "All"))
-    from backoffice.notifications.models import Notification
+    from backoffice.notifications.selectors import UNREAD_CAP, notification_unread_count
 
-    # Bounded: a COUNT over at most UNREAD_LIMIT + 1 rows, shown as "99+" beyond.
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)[: UNREAD_LIMIT + 1].count()
+    unread = notification_unread_count(user=user)  # bounded: shown as "99+" at the cap
     roles = [label for flag, label in ((lead, "Team lead"), (worker and not lead, "Specialist"),
                                        (auditor, "Auditor")) if flag]
     return {
@@ -46,6 +43,6 @@ def _navigation(user):
             "is_staff": user.is_staff,
             "roles": roles,
             "unread": unread,
-            "unread_label": f"{UNREAD_LIMIT}+" if unread > UNREAD_LIMIT else str(unread),
+            "unread_label": f"{UNREAD_CAP - 1}+" if unread >= UNREAD_CAP else str(unread),
         }
     }
