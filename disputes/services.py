@@ -45,6 +45,7 @@ from .models import (
     NEXT_STAGE,
     AcceptanceProposal,
     CoverLetter,
+    CoverLetterTemplate,
     Dispute,
     DisputeStage,
     DisputeState,
@@ -656,3 +657,23 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
         _record_refusal(dispute_id=dispute_id, reference="", action="decline_accept_proposal", actor=actor, err=err)
         raise
     return proposal
+
+
+def cover_letter_template_set(*, actor: Any, reason_code: ReasonCode, body: str) -> CoverLetterTemplate:
+    """Set (or with an empty body remove) the cover letter a reason code starts from; team leads only."""
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not is_team_lead(actor):
+        raise PermissionDenied("Only team leads edit cover letter templates.")
+    if len(body) > COVER_LETTER_MAX_CHARS:
+        raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
+                           code="cover_letter_too_long")
+    with transaction.atomic():
+        if not body:
+            CoverLetterTemplate.objects.filter(reason_code=reason_code).delete()
+            template = CoverLetterTemplate(reason_code=reason_code, body="")
+        else:
+            template, _ = CoverLetterTemplate.objects.update_or_create(
+                reason_code=reason_code, defaults={"body": body, "updated_by": actor})
+    logger.info("cover_letter_template_set reason_code=%s actor=%s removed=%s", reason_code.pk, actor_label(actor),
+                not body)
+    return template

@@ -19,7 +19,7 @@ from backoffice.web.errors import page_error_response
 from backoffice.web.views import CaseDetailView
 
 from .forms import DisputeEntryForm, EvidenceForm
-from .models import OPEN_STATES, Dispute, DisputeState, EvidenceItem, ReasonCode
+from .models import OPEN_STATES, CoverLetterTemplate, Dispute, DisputeState, EvidenceItem, ReasonCode
 from .packet import dispute_packet_pdf
 from .selectors import (
     dispute_checklist,
@@ -93,6 +93,7 @@ class DisputeDetailView(CaseDetailView):
             cover_letter=dispute_cover_letter_text(dispute=dispute) if dispute.accepts_evidence else "",
             can_edit_letter=can_write and dispute.accepts_evidence,
             letter_edited=dispute_has_own_letter(dispute=dispute),
+            letter_has_template=CoverLetterTemplate.objects.filter(reason_code_id=dispute.reason_code_id).exists(),
             destructive_transitions={"accept", "close_inquiry"},
         )
         return context
