@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("backoffice.notifications.urls")),
+    path("webhooks/", include("backoffice.webhooks.urls")),
     path("", include("backoffice.web.urls")),
     path("search/", web.search_view, name="search"),
     path("customers/<int:pk>/", ledger_views.customer_detail, name="customer-detail"),

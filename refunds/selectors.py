@@ -295,3 +295,13 @@ def refund_possible_duplicates(*, refund: Refund) -> list[Refund]:
         payment_id=refund.payment_id, amount_minor=refund.amount_minor,
         created_at__gte=refund.created_at - DUPLICATE_WINDOW, created_at__lte=refund.created_at + DUPLICATE_WINDOW,
     ).exclude(pk=refund.pk).order_by("created_at", "id")[:5])
+
+
+def refunds_needing_attention():
+    """Flagged refunds, the unresolved (still processing) first, newest flag first."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return (Refund.objects.filter(needs_attention_at__isnull=False).select_related("payment")
+            .annotate(open_first=Case(When(state="processing", then=Value(0)), default=Value(1),
+                                      output_field=IntegerField()))
+            .order_by("open_first", "-needs_attention_at", "-id"))

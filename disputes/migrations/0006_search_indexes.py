@@ -17,6 +17,6 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("disputes", "0003_queue_indexes")]
+    dependencies = [("disputes", "0005_dispute_report_import")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
