@@ -26,6 +26,7 @@ from backoffice.cases.services import case_assign_reference, case_journal_create
 from backoffice.cases.transitions import lock_case, run_transition
 from backoffice.errors import (
     BusinessRuleViolation,
+    Conflict,
     DomainError,
     IdempotencyMismatch,
     InvalidInput,
@@ -40,7 +41,7 @@ from invoices.models import Payment
 
 from .models import Refund, RefundApproval, RefundReason, RefundState
 from .policy import decision_refusal, needs_second_approval
-from .selectors import payment_has_open_dispute, payment_refundable_minor
+from .selectors import payment_has_open_dispute, payment_refundable_minor, recent_duplicates
 
 logger = logging.getLogger("refunds")
 
@@ -96,6 +97,20 @@ def _refuse_if_exceeds(payment: Payment, amount_minor: int) -> None:
         )
 
 
+def _refuse_if_possible_duplicate(payment: Payment, amount_minor: int) -> None:
+    """A refund of this amount on this payment was requested in the last 24 hours: ask before a second one."""
+    earlier = recent_duplicates(payment_id=payment.pk, amount_minor=amount_minor)
+    if earlier:
+        first = earlier[0]
+        raise Conflict(
+            f"{first.reference} already refunds {format_minor(amount_minor, payment.currency)} on payment "
+            f"{payment.psp_reference} (requested {first.created_at:%Y-%m-%d %H:%M} UTC, now "
+            f"{first.get_state_display().lower()}). Confirm if a second refund of the same amount is intended.",
+            code="possible_duplicate",
+            extra={"duplicates": [refund.reference for refund in earlier]},
+        )
+
+
 def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
     def check(case: Refund) -> None:
         if not reason:
@@ -133,12 +148,15 @@ def refund_request(
     note: str = "",
     currency: str | None = None,
     idempotency_key: str | None = None,
+    confirm_duplicate: bool = False,
 ) -> Refund:
     """File a refund request on ``payment`` for ``amount_minor`` of its currency; it waits for approval.
 
     Under the payment's row lock: refused ``payment_disputed`` while a dispute is open and
     ``refund_exceeds_refundable`` above what is left. The same ``idempotency_key`` from the same
     requester returns the first refund (another request with it is ``idempotency_key_reused``).
+    A refund of the same amount on the same payment as one requested in the last
+    ``DUPLICATE_WINDOW`` is refused ``possible_duplicate`` unless ``confirm_duplicate``.
     """
     key = (idempotency_key or "").strip() or None
     note = (note or "").strip()
@@ -168,6 +186,8 @@ def refund_request(
                         return existing
                 _refuse_if_disputed(locked)
                 _refuse_if_exceeds(locked, amount_minor)
+                if not confirm_duplicate:
+                    _refuse_if_possible_duplicate(locked, amount_minor)
                 due = timezone.now() + timedelta(hours=getattr(settings, "REFUND_APPROVAL_SLA_HOURS", 48))
                 refund = Refund.objects.create(
                     payment=locked, amount_minor=amount_minor, currency=locked.currency, reason=reason, note=note,
@@ -175,7 +195,9 @@ def refund_request(
                 )
                 case_assign_reference(case=refund)
                 case_journal_created(case=refund, actor=requester, reason=note,
-                                     context=_context(refund, reason_code=reason))
+                                     context=_context(refund, reason_code=reason,
+                                                      **({"confirmed_duplicate": True} if confirm_duplicate
+                                                         else {})))
         except IntegrityError:
             # A concurrent request with the same key won the unique constraint: answer with its refund.
             existing = _existing_for_key(requester=requester, key=key, fields=fields) if key else None
@@ -292,7 +314,11 @@ def refund_transition(*, case_id: int, name: str, actor: Any, reason: str = "", 
 
 def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
     """Prepare one PSP call: ``approved`` → ``processing`` (``submit``), or the ``processing`` refund's
-    current generation again (a retry after a timeout). None when there is nothing to send."""
+    current generation again (a retry after a timeout, or a status look-up when the PSP already named
+    the refund: ``psp_refund_id`` is then set and the task retrieves instead of creating). None when
+    there is nothing to send — also once ``REFUND_PSP_GIVE_UP_HOURS`` have passed since it was sent:
+    the refund is then flagged for the team leads instead of being sent again."""
+    give_up = False
     with transaction.atomic():
         try:
             refund = lock_case(Refund, refund_id, nowait=False)
@@ -303,10 +329,27 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
                                     expected_state=RefundState.APPROVED, nowait=False,
                                     context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt))
         elif refund.state == RefundState.PROCESSING:
-            Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
+            if refund.needs_attention_at is not None:
+                return None  # a team lead decides now; webhooks may still settle it
+            window = timedelta(hours=settings.REFUND_PSP_GIVE_UP_HOURS)
+            started = refund.psp_attempt_started_at or refund.submitted_at
+            if started is not None and timezone.now() - started >= window:
+                give_up = True
+            else:
+                Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
         else:
             return None
         payment = Payment.objects.get(pk=refund.payment_id)
+    if refund.state == RefundState.PROCESSING and give_up:
+        from .psp import refund_flag_needs_attention
+
+        named = f" (PSP refund {refund.psp_refund_id})" if refund.psp_refund_id else " and no PSP refund id"
+        refund_flag_needs_attention(
+            refund_id=refund_id, actor=CELERY,
+            reason=(f"No final answer from the PSP {settings.REFUND_PSP_GIVE_UP_HOURS} h after it was sent{named}: "
+                    "retrying stopped. Check the refund at the PSP."),
+        )
+        return None
     return RefundRequest(
         refund_id=refund.pk,
         reference=refund.reference or "",
@@ -317,6 +360,7 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
         currency=refund.currency,
         reason=refund.reason,
         attempt=refund.psp_attempt,
+        psp_refund_id=refund.psp_refund_id,
     )
 
 
