@@ -122,7 +122,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## Pages and lists", "",
             "Server time in-process (Django test client, full middleware and rendering), median and p95 of "
-            f"{next(iter(probes.values()))['n']} interleaved rounds after 2 warm-up rounds. *SQL* is the time "
+            f"{next(iter(probes.values()))['n']} interleaved rounds after warm-up rounds. *SQL* is the time "
             "PostgreSQL spent on all the page's queries (one extra pass); *rest* = median − SQL (Python: view, "
             "template, serializer). *main raw* is the page's slowest query run alone (median of 5), "
             "*SQL/raw* the page's SQL over it. *vs admin* / *vs plain*: how many times faster than the stock admin "
