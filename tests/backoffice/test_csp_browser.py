@@ -38,12 +38,13 @@ def test_pages_run_under_the_policy_without_a_violation(live_server, page):
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .info", timeout=15000)  # the docs render: their script ran from a file
 
-    # Accepting a dispute asks first (data-confirm, handled by static/js/app.js); dismissing keeps it open.
+    # Accepting a dispute asks first (data-confirm on the form, handled by static/js/app.js); dismissing keeps it open.
     dispute = DisputeFactory()
     page.goto(f"{live_server.url}/disputes/{dispute.pk}/")
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.locator("form[data-transition=accept] button[data-confirm]").click()
+    page.fill("form[data-transition=accept] input[name=reason]", "customer agreed")
+    page.locator("form[data-transition=accept] button[type=submit]").click()
     page.wait_for_timeout(300)
     assert dialogs == [f"Accept liability for {dispute.reference}? The money is lost."]
     dispute.refresh_from_db()
