@@ -85,6 +85,9 @@ def _role_defaults(request):
 
     if not ReasonCode.objects.exists():
         catalogue_sync(ReasonCode)
+    from backoffice.scheduling import schedules_install
+
+    schedules_install()
 
 
 def _make_user(username: str, *groups: str, superuser: bool = False):
@@ -207,3 +210,14 @@ def celery_worker_process(transactional_db):
             proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def flaky_mail(settings):
+    """E-mail through ``tests.mail.FlakyBackend``: ``flaky_mail.down = True`` or ``flaky_mail.refuse = {...}``."""
+    from tests.mail import FlakyBackend
+
+    FlakyBackend.reset()
+    settings.EMAIL_BACKEND = "tests.mail.FlakyBackend"
+    yield FlakyBackend
+    FlakyBackend.reset()

@@ -188,11 +188,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_RESULT_EXPIRES = None  # no result backend: no "celery.backend_cleanup" schedule either
+# Beat and the in-process runner (manage.py run_periodic) share this scheduler: see backoffice/scheduling.py.
+CELERY_BEAT_SCHEDULER = "backoffice.scheduling:Scheduler"
+CELERY_BEAT_SYNC_EVERY = 1  # write last_run_at after every task sent, not every 3 minutes
+# Periodic scans work in bounded batches and stop when their time budget is spent (the next run goes on).
+PERIODIC_TASK_BATCH_SIZE = env_int("PERIODIC_TASK_BATCH_SIZE", 500)
+PERIODIC_TASK_TIME_BUDGET_SECONDS = env_int("PERIODIC_TASK_TIME_BUDGET_SECONDS", 120)
 CELERY_TIMEZONE = "UTC"
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds; an outbox lease (10 min) outlasts any one send
 
 LOGGING = {
     "version": 1,

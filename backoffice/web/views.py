@@ -32,11 +32,16 @@ PER_PAGE = 25
 
 @require_GET
 def healthz(request):
-    """Database and broker status as JSON; 503 when the database is down."""
-    from backoffice.health import health_report
+    """200 ``{"ok": true}`` or 503 ``{"ok": false}``; staff users and API tokens also get the details
+    (database, broker, every schedule, schedulers, e-mail outbox, and what is wrong). See README."""
+    from backoffice.health import detail_allowed, health_report
 
     report = health_report()
-    return JsonResponse(report, status=200 if report["database"]["ok"] else 503)
+    status = 200 if report["ok"] else 503
+    body = report if detail_allowed(request) else {"ok": report["ok"]}
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _require_reader(request) -> None:
