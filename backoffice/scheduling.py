@@ -185,6 +185,15 @@ class Scheduler(DatabaseScheduler):
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
+        from django_celery_beat.models import PeriodicTasks
+
+        # django-celery-beat notices an edited schedule by comparing this row's timestamp with the one
+        # it saw last; with no row yet (schedules written by a migration create none) the first edit
+        # would go unnoticed until its 5-minute full reload.
+        try:
+            PeriodicTasks.objects.get_or_create(ident=1, defaults={"last_update": timezone.now()})
+        except (DatabaseError, IntegrityError) as exc:
+            logger.warning("schedule_change_marker_not_created error=%s", exc.__class__.__name__)
         super().setup_schedule()
         self.kind = self.kind or ("in-process" if self.app.conf.task_always_eager else "beat")
         self._register()

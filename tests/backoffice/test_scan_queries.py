@@ -26,7 +26,8 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 def disputes_already_reminded(n, lead):
     payment = PaymentFactory()
     for i in range(n):
-        DisputeFactory(payment=payment, internal_due_at=NOW + timedelta(days=2, hours=i % 20), due_at=NOW + timedelta(days=5))
+        DisputeFactory(payment=payment, internal_due_at=NOW + timedelta(days=2, hours=i % 20),
+                       due_at=NOW + timedelta(days=5))
     with freeze_time(NOW):
         assert send_deadline_reminders_now(now=NOW).acted == n
     return lambda: send_deadline_reminders_now(now=NOW + timedelta(minutes=5))
@@ -35,7 +36,8 @@ def disputes_already_reminded(n, lead):
 def disputes_already_escalated(n, lead):
     payment = PaymentFactory()
     for i in range(n):
-        DisputeFactory(payment=payment, internal_due_at=NOW - timedelta(hours=1 + i % 20), due_at=NOW + timedelta(days=1))
+        DisputeFactory(payment=payment, internal_due_at=NOW - timedelta(hours=1 + i % 20),
+                       due_at=NOW + timedelta(days=1))
     with freeze_time(NOW):
         assert escalate_overdue_now(now=NOW).acted == n
     return lambda: escalate_overdue_now(now=NOW + timedelta(minutes=5))
@@ -44,9 +46,10 @@ def disputes_already_escalated(n, lead):
 def disputes_past_due_in_other_states(n, lead):
     payment = PaymentFactory()
     for i in range(n):
-        DisputeFactory(payment=payment, state=("under_review", "won", "accepted")[i % 3], due_at=NOW - timedelta(days=1 + i % 9),
-                       internal_due_at=NOW - timedelta(days=3 + i % 9))
-        DisputeFactory(payment=payment, due_at=NOW + timedelta(days=1 + i % 9), internal_due_at=NOW + timedelta(hours=1 + i % 9))
+        DisputeFactory(payment=payment, state=("under_review", "won", "accepted")[i % 3],
+                       due_at=NOW - timedelta(days=1 + i % 9), internal_due_at=NOW - timedelta(days=3 + i % 9))
+        DisputeFactory(payment=payment, due_at=NOW + timedelta(days=1 + i % 9),
+                       internal_due_at=NOW + timedelta(hours=1 + i % 9))
     return lambda: expire_past_due_now(now=NOW)
 
 
