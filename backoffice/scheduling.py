@@ -276,10 +276,11 @@ class Scheduler(DatabaseScheduler):
                 recycle_connections()
 
     def run_all_now(self) -> list[str]:
-        """Run (or send) every enabled schedule at once, whether due or not; stamps them as run."""
+        """Run (or send) every enabled schedule at once, in name order, whether due or not; stamps them as run.
+        Sends through the app's producer pool, so an unreachable broker fails each send at once."""
         start = len(self.ran)
-        for entry in list(self.schedule.values()):
-            self.apply_entry(self.reserve(entry), producer=None if self.app.conf.task_always_eager else self.producer)
+        for entry in sorted(self.schedule.values(), key=lambda e: e.name):
+            self.apply_entry(self.reserve(entry))
         self.sync()
         self._heap = None  # due times changed: rebuild
         return self.ran[start:]

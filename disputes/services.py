@@ -496,6 +496,39 @@ def dispute_reopen(*, dispute_id: int, actor: Any, reason: str = "", due_at: dat
                 checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
 
 
+def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reason: str = "") -> Dispute:
+    """The PSP moved the response deadline of an open dispute (e.g. Stripe's ``evidence_details.due_by``
+    changed): set ``due_at`` and the internal due date before it, journaled as ``move_deadline``.
+    Reminders and escalation start a new series for the new date (their claims are per due date)."""
+    if timezone.is_naive(due_at):
+        raise InvalidInput("due_at must carry a time zone (UTC).", code="invalid_due_at")
+    if not (is_system(actor) or is_team_lead(actor)):
+        raise PermissionDenied("Only the PSP or a team lead moves a dispute's deadline.")
+    row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reason_code_id").first()
+    if row is None:
+        raise NotFound(f"Dispute {dispute_id} does not exist.")
+    with transaction.atomic():
+        _lock_payment(row["payment_id"])
+        dispute = lock_case(Dispute, dispute_id, nowait=False)
+        if dispute.state not in EVIDENCE_OPEN_STATES:
+            raise Conflict(f"{dispute.reference} is '{dispute.state}': its deadline no longer moves.",
+                           code="deadline_closed")
+        if due_at <= timezone.now():
+            raise InvalidInput("The new due date must be in the future.", code="invalid_due_at")
+        before = dispute.due_at
+        due, internal_due = dispute_deadlines(reason_code=dispute.reason_code, start=timezone.now(), due_at=due_at)
+        Dispute.objects.filter(pk=dispute.pk).update(due_at=due, internal_due_at=internal_due,
+                                                     updated_at=timezone.now())
+        journal_record(
+            case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+            transition="move_deadline", source=dispute.state, target=dispute.state, actor=actor,
+            reason=(reason or "").strip(),
+            context={"due_at_before": before.isoformat() if before else None, "due_at": due.isoformat()},
+        )
+        dispute.due_at, dispute.internal_due_at = due, internal_due
+    return dispute
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -36,6 +36,7 @@ logger = logging.getLogger("backoffice.notifications")
 
 EMAIL_LEASE = timedelta(minutes=10)  # a sender that died mid-way: the e-mail is retried after this
 EMAIL_BACKOFF_MAX = timedelta(hours=1)
+ALERT_HEADER = "X-Backoffice-Alert"
 
 
 def team_leads() -> list[Any]:
@@ -189,8 +190,10 @@ def outbox_deliver(*, ids: Sequence[int] | None = None, now: datetime | None = N
             if not leased:
                 continue  # another sender has it, or it was sent meanwhile
             connection = connection or get_connection(fail_silently=False)
+            # The alert id lets a mail system (or a person) recognise a re-delivery (at least once).
+            headers = {ALERT_HEADER: str(row.alert_id)} if row.alert_id else {}
             message = EmailMessage(row.subject, row.body, settings.DEFAULT_FROM_EMAIL, list(row.to),
-                                   connection=connection)
+                                   connection=connection, headers=headers)
             try:
                 accepted = message.send()
                 if not accepted:
