@@ -234,13 +234,17 @@ class Scheduler(DatabaseScheduler):
         logger.info("scheduler_stopped kind=%s ident=%s", self.kind, self._ident)
 
     def all_as_schedule(self) -> dict[str, Any]:
+        from backoffice.notifications.models import TaskRunStatus
+
         schedule = super().all_as_schedule()
-        for entry in schedule.values():
-            if task_known(entry.task):
-                try:
-                    status_ensure(task=entry.task)
-                except DatabaseError as exc:
-                    logger.warning("task_status_not_created task=%s error=%s", entry.task, exc.__class__.__name__)
+        now = timezone.now()
+        try:  # a status row for every known task, so its runs are recorded (one query)
+            TaskRunStatus.objects.bulk_create(
+                [TaskRunStatus(task=task, scheduled_since=now)
+                 for task in sorted({e.task for e in schedule.values() if task_known(e.task)})],
+                ignore_conflicts=True)
+        except DatabaseError as exc:
+            logger.warning("task_status_not_created error=%s", exc.__class__.__name__)
         return schedule
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
