@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from backoffice.gateway import GatewayTransientError, get_gateway
+from backoffice.gateway import GatewayTransientError, gateway_for
 from backoffice.queueing import enqueue_now
 from backoffice.scheduling import ScanResult, TimeBudget, batch_size
 
@@ -44,8 +44,10 @@ def submit_refund(self, refund_id: int) -> str:
     if request is None:
         logger.info("submit_refund_nothing_to_do refund_id=%s", refund_id)
         return "nothing_to_do"
-    gateway = get_gateway()
-    result = gateway.refund(request)  # outside any transaction; GatewayTransientError → retry
+    gateway = gateway_for(request.psp)
+    # Outside any transaction; GatewayTransientError → retry. A refund the PSP already named is never
+    # created again: its status is looked up.
+    result = gateway.retrieve(request) if request.psp_refund_id else gateway.refund(request)
     refund_record_psp_result(refund_id=refund_id, result=result, attempt=request.attempt)
     logger.info("submit_refund refund_id=%s gateway=%s status=%s retries=%s", refund_id, gateway.name,
                 result.status, self.request.retries)
@@ -87,7 +89,7 @@ def sweep_processing_now(*, now: datetime | None = None, limit: int | None = Non
     budget = TimeBudget(budget_seconds)
     result = ScanResult("refunds.sweep_processing")
     for stuck in (Q(state=RefundState.APPROVED, updated_at__lt=cutoff),
-                  Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff)):
+                  Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff, needs_attention_at__isnull=True)):
         after = 0
         while not result.more:
             ids = list(Refund.objects.filter(stuck, pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
@@ -113,4 +115,8 @@ def sweep_processing_now(*, now: datetime | None = None, limit: int | None = Non
 
 @shared_task(name="refunds.sweep_processing", acks_late=True)
 def sweep_processing() -> int:
+    """Re-send refunds approved or processing with no final PSP answer for REFUND_SWEEP_AFTER_MINUTES
+    (the broker was down at approval, a worker died mid-call, the PSP answered pending). Same
+    idempotency key, or a look-up once the PSP named the refund; after REFUND_PSP_GIVE_UP_HOURS the
+    refund is flagged for the team leads instead (and left alone here)."""
     return sweep_processing_now().acted

@@ -19,6 +19,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from backoffice.db.routers import use_replica
 from backoffice.roles.predicates import can_read
 
 CACHE_SECONDS = 60
@@ -96,6 +97,7 @@ def dashboard_figures(*, now=None) -> dict[str, Any]:
 
 
 @login_required
+@use_replica
 def dashboard(request):
     if not can_read(request.user):
         raise Http404("No role")

@@ -19,6 +19,7 @@ from backoffice.cases.registry import QUEUE_NAMES, case_types, get_case_type
 from backoffice.cases.selectors import case_attachments, case_timeline
 from backoffice.cases.services import case_assign, case_attachment_add, case_claim, case_comment_add
 from backoffice.cases.transitions import available_transitions
+from backoffice.db.routers import use_replica
 from backoffice.errors import DomainError, InvalidInput, PermissionDenied
 from backoffice.journal.selectors import journal_search, journal_verify
 from backoffice.pagination import OrderKey, keyset_page, ordering_of
@@ -321,6 +322,7 @@ def _audit_allowed(user) -> bool:
 
 
 @login_required
+@use_replica
 def audit(request):
     if not _audit_allowed(request.user):
         return render(request, "403.html", {"message": "Only team leads and auditors use the audit pages."},
@@ -352,6 +354,7 @@ class _Echo:
 
 
 @login_required
+@use_replica
 def audit_export(request) -> HttpResponse:
     """Streams the filtered journal as CSV in constant memory."""
     if not _audit_allowed(request.user):
