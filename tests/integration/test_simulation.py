@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 
 
 def test_a_simulated_season_with_faults_misses_nothing_and_does_nothing_twice():
-    env = product_env(redis=True, LOG_LEVEL="ERROR")
+    env = product_env(redis=True, LOG_LEVEL="ERROR", DEBUG="0")
     result = subprocess.run(
         [sys.executable, "manage.py", "simulate_operations", "--in-place", "--disputes", "2000", "--days", "60",
          "--tail-days", "50", "--step-hours", "6", "--worker-steps", "10", "--packets", "3",
