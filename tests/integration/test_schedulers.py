@@ -7,20 +7,13 @@ import pytest
 from django.core import mail
 from django.db import connections
 from django.utils import timezone
-from django_celery_beat.models import PeriodicTask
 
-from backoffice.gateway.models import SandboxRefund
-from backoffice.health import health_report
 from backoffice.journal.models import JournalEntry
-from backoffice.notifications.models import CaseAlert, Notification, OutboxEmail, TaskRunStatus
-from backoffice.scheduling import DEFAULT_SCHEDULES
+from backoffice.notifications.models import CaseAlert, Notification, OutboxEmail
 from disputes.models import Dispute
 from disputes.tasks import escalate_overdue_now, expire_past_due_now, send_deadline_reminders_now
-from refunds.models import Refund
 from tests.disputes.factories import DisputeFactory
-from tests.integration.processes import celery, product_env, wait_for
 from tests.invoices.factories import PaymentFactory
-from tests.refunds.factories import RefundFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -88,27 +81,3 @@ def test_two_threads_running_every_scan_at_once_do_each_thing_once(lead, lead2):
     assert_everything_happened_once(made, [lead, lead2])
     assert len(mail.outbox) == OutboxEmail.objects.filter(sent_at__isnull=False).count() == OutboxEmail.objects.count()
     assert len({(m.subject, tuple(m.to)) for m in mail.outbox}) == len(mail.outbox)
-
-
-def test_two_celery_beats_by_mistake_send_every_task_twice_and_nothing_happens_twice(celery_worker_process, lead,
-                                                                                       lead2):
-    made = deadline_work(reminders=12, overdue=6, past_due=6)
-    stuck = [RefundFactory(payment=PaymentFactory(amount_minor=10000), state="approved", amount_minor=2500)
-             for _ in range(3)]
-    Refund.objects.filter(pk__in=[r.pk for r in stuck]).update(updated_at=timezone.now() - timedelta(hours=1))
-    PeriodicTask.objects.update(queue=celery_worker_process["queue"])  # the test worker's own queue
-    env = product_env(redis=True)
-    beats = [celery("beat", "--loglevel=INFO", "--pidfile=", env=env) for _ in range(2)]
-    try:
-        tasks = [task for task, _ in DEFAULT_SCHEDULES]
-        assert wait_for(lambda: TaskRunStatus.objects.filter(task__in=tasks, runs__gte=2).count() == len(tasks),
-                        timeout=120, processes=tuple(beats)), "\n".join(b.output()[-2000:] for b in beats)
-        report = health_report()
-        assert any("2 schedulers are running" in w for w in report["warnings"]), report
-    finally:
-        for beat in beats:
-            beat.stop()
-    assert_everything_happened_once(made, [lead, lead2])
-    assert wait_for(lambda: not OutboxEmail.objects.filter(sent_at__isnull=True).exists(), timeout=30)
-    assert set(Refund.objects.filter(pk__in=[r.pk for r in stuck]).values_list("state", flat=True)) == {"succeeded"}
-    assert SandboxRefund.objects.count() == len(stuck)  # one PSP refund each, whatever the number of sends
