@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("backoffice.notifications.urls")),
+    path("", include("backoffice.insight.urls")),
     path("", include("backoffice.web.urls")),
     path("disputes/", include("disputes.urls")),
     path("refunds/", include("refunds.urls")),

@@ -14,7 +14,5 @@ urlpatterns = [
     path("cases/<slug:type_key>/<int:pk>/attach/", views.case_attach_view, name="case-attach"),
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
-    path("audit/", views.audit, name="audit"),
     path("dashboard/", dashboard, name="dashboard"),
-    path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

@@ -1,14 +1,13 @@
-"""Pages shared by every case type: queues, case actions, audit; plus /healthz."""
+"""Pages shared by every case type: queues, case actions; plus /healthz. (/audit/ lives in backoffice.insight.)"""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -21,9 +20,8 @@ from backoffice.cases.selectors import case_attachments, case_timeline
 from backoffice.cases.services import case_assign, case_attachment_add, case_claim, case_comment_add
 from backoffice.cases.transitions import available_transitions
 from backoffice.errors import DomainError, PermissionDenied
-from backoffice.journal.selectors import journal_search, journal_verify
 from backoffice.roles.models import Role
-from backoffice.roles.predicates import can_read, is_auditor, is_team_lead, is_worker
+from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 
 from .errors import page_error_response
 
@@ -242,64 +240,3 @@ class CaseDetailView(TemplateView):
             if is_team_lead(user) else [],
         )
         return context
-
-
-def _audit_allowed(user) -> bool:
-    return bool(is_team_lead(user) or is_auditor(user))
-
-
-@login_required
-def audit(request):
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors use the audit pages."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    rows_qs = journal_search(**params)
-    page = max(int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1, 1)
-    rows = list(rows_qs[(page - 1) * 50 : page * 50 + 1])
-    chain = None
-    if request.GET.get("verify"):
-        broken = list(journal_verify())
-        chain = {"intact": not broken, "broken": broken}
-    return render(request, "audit/audit.html", {
-        "rows": rows[:50], "has_next": len(rows) > 50, "page": page, "params": params, "chain": chain,
-        "query": _without_page(request.GET),
-    })
-
-
-def _without_page(query) -> str:
-    query = query.copy()
-    query.pop("page", None)
-    query.pop("verify", None)
-    return query.urlencode()
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-@login_required
-def audit_export(request) -> HttpResponse:
-    """Streams the filtered journal as CSV in constant memory."""
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors export the journal."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    qs = journal_search(**params).values_list(
-        "created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source_state",
-        "target_state", "actor_label", "reason", "context", "prev_hash", "hash",
-    )
-    writer = csv.writer(_Echo())
-    header = ["created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source", "target",
-              "actor", "reason", "context", "prev_hash", "hash"]
-
-    def rows():
-        yield writer.writerow(header)
-        for row in qs.iterator(chunk_size=2000):
-            yield writer.writerow([row[0].isoformat(), *row[1:]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="journal.csv"'
-    return response
-
