@@ -39,6 +39,7 @@ def _count_task_run(sender=None, task=None, state=None, **kwargs) -> None:
     if not name or state == "RETRY":
         return
     try:
-        task_run_record(task=name, failed=state == "FAILURE")
+        # No state at all: the task raised in-process with eager propagation (the demo and tests).
+        task_run_record(task=name, failed=state in ("FAILURE", None))
     except DatabaseError:
         logger.warning("task_run_stat_not_recorded task=%s", name)
