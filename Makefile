@@ -1,6 +1,6 @@
 # make demo  — install everything, migrate, seed, serve on http://127.0.0.1:$(PORT)
 # make test  — install everything, run the whole suite (uses DATABASE_URL / REDIS_URL when set)
-# make bench — the performance suite of bench/ (not written yet), results in docs/PERFORMANCE.md
+# make bench — the performance suite of bench/ (SCALE=small for a quick run), results in docs/PERFORMANCE.md
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -47,8 +47,10 @@ test: venv system-deps
 lint: venv
 	$(BIN)/ruff check .
 
-bench: venv
-	@if [ -f bench/run.py ]; then $(BIN)/python bench/run.py; else echo "The performance suite (bench/run.py) is not written yet; see the open issues."; exit 1; fi
+SCALE ?= full
+BENCH_ARGS ?=
+bench: venv system-deps
+	nice $(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 worker: venv
 	$(BIN)/celery -A backoffice worker --loglevel=INFO --concurrency=2
