@@ -22,6 +22,7 @@ from django import forms
 from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from backoffice.journal.models import DeniedAttempt, JournalEntry
 
@@ -77,10 +78,8 @@ def _known_transitions() -> list[str]:
 
 class AuditSearchForm(forms.Form):
     kind = forms.ChoiceField(choices=KINDS, required=False, initial="journal")
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="First day included (your time zone).")
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="Last day included (your time zone).")
+    since = forms.CharField(required=False, max_length=40, help_text="First day included (your time zone).")
+    until = forms.CharField(required=False, max_length=40, help_text="Last day included (your time zone).")
     case_type = forms.ChoiceField(required=False)
     actor = forms.CharField(required=False, max_length=150, help_text="User name or system label; any case.")
     transition = forms.CharField(required=False, max_length=64)
@@ -95,9 +94,29 @@ class AuditSearchForm(forms.Form):
         self.known_states = _known_states()
         self.known_transitions = _known_transitions()
 
-    def _clean_day(self, name: str) -> date | None:
-        value = self.cleaned_data.get(name)
-        if value is not None and not (EARLIEST <= value <= LATEST):
+    def _clean_day(self, name: str) -> date | datetime | None:
+        """A calendar day (``2026-03-10``, the date picker's format) or, for scripts, an exact ISO
+        instant (``2026-03-10T12:00:00+00:00``; without an offset, in the user's time zone)."""
+        raw = (self.cleaned_data.get(name) or "").strip()
+        if not raw:
+            return None
+        value: date | datetime | None
+        try:
+            value = date.fromisoformat(raw) if len(raw) == 10 else parse_datetime(raw)
+        except ValueError:
+            value = None
+        if value is None:
+            raise forms.ValidationError("Enter a date as YYYY-MM-DD (or pick one).")
+        if isinstance(value, datetime):
+            if timezone.is_naive(value):
+                value = timezone.make_aware(value, timezone.get_current_timezone())
+            try:
+                day = value.astimezone(UTC).date()
+            except OverflowError:
+                day = LATEST + timedelta(days=1)
+        else:
+            day = value
+        if not (EARLIEST <= day <= LATEST):
             raise forms.ValidationError(f"Choose a date between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}.")
         return value
 
@@ -109,8 +128,8 @@ class AuditSearchForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
+        start, end = self.window() if not self.errors else (None, None)
+        if start and end and start >= end:
             self.add_error("until", "The last day is before the first day.")
         for name in ("actor", "transition", "source", "target", "q"):
             if isinstance(data.get(name), str):
@@ -119,11 +138,19 @@ class AuditSearchForm(forms.Form):
         return data
 
     def window(self) -> tuple[datetime | None, datetime | None]:
-        """[start, end) in UTC for the inclusive local days chosen."""
+        """[start, end) in UTC for the inclusive local days chosen (an exact instant is kept, and an
+        instant given as ``until`` is included)."""
         tz = timezone.get_current_timezone()
         since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
-        start = datetime.combine(since, time.min, tzinfo=tz).astimezone(UTC) if since else None
-        end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC) if until else None
+        start = end = None
+        if isinstance(since, datetime):
+            start = since.astimezone(UTC)
+        elif since:
+            start = datetime.combine(since, time.min, tzinfo=tz).astimezone(UTC)
+        if isinstance(until, datetime):
+            end = until.astimezone(UTC) + timedelta(microseconds=1)
+        elif until:
+            end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
         return start, end
 
     def params(self) -> dict[str, str]:
@@ -132,7 +159,7 @@ class AuditSearchForm(forms.Form):
         for name in self.fields:
             value = self.cleaned_data.get(name) if self.is_bound and hasattr(self, "cleaned_data") else None
             if value not in (None, ""):
-                out[name] = value.isoformat() if isinstance(value, date) else str(value)
+                out[name] = value.isoformat() if isinstance(value, date | datetime) else str(value)
         return out
 
 

@@ -2,7 +2,6 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from . import views
-from .dashboard import dashboard
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/queues/mine/", permanent=False), name="home"),
@@ -14,5 +13,4 @@ urlpatterns = [
     path("cases/<slug:type_key>/<int:pk>/attach/", views.case_attach_view, name="case-attach"),
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
-    path("dashboard/", dashboard, name="dashboard"),
 ]

@@ -58,6 +58,15 @@ def test_one_day_range_includes_its_own_day_in_utc(client, auditor, tickets):
 
 
 @pytest.mark.django_db
+def test_scripts_may_send_exact_instants(client, auditor, tickets):
+    client.force_login(auditor)
+    html = client.get("/audit/?since=2026-03-10T12:00:00%2B00:00&until=2026-03-11T08:00:00%2B00:00").content.decode()
+    assert refs(html, tickets) == {"noon", "next"}
+    html = client.get("/audit/?since=2026-03-10T12:00:00.000001%2B00:00").content.decode()
+    assert refs(html, tickets) == {"next"}
+
+
+@pytest.mark.django_db
 def test_days_are_counted_in_the_users_time_zone(client, auditor, tickets, settings):
     settings.TIME_ZONE = "Asia/Almaty"  # UTC+5: the 23:30 UTC row belongs to the next local day
     client.force_login(auditor)
@@ -72,6 +81,8 @@ def test_days_are_counted_in_the_users_time_zone(client, auditor, tickets, setti
     ("since=0001-01-01", "since"),
     ("until=9999-12-31", "until"),
     ("since=2026-03-11&until=2026-03-10", "until"),
+    ("until=9999-12-31T23:59:59-12:00", "until"),
+    ("since=2026-03-10T25:00:00", "since"),
 ])
 def test_bad_dates_are_form_errors_not_500(client, auditor, query, field):
     client.force_login(auditor)
