@@ -41,12 +41,12 @@ def _load_journal_rows(n: int) -> None:
         )
 
 
-def _start(worker_class: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+def _start(worker_class: str, port: int, env: dict[str, str], log) -> subprocess.Popen:
     args = [sys.executable, "-m", "gunicorn", "backoffice.wsgi", "--workers", "1", "--worker-class", worker_class,
             "--timeout", "2", "--graceful-timeout", "1", "--bind", f"127.0.0.1:{port}"]
     if worker_class == "gthread":
         args += ["--threads", "2"]
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -72,7 +72,7 @@ def _slow_download(port: int, cookie: str) -> bytes:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_long_export_survives_the_worker_timeout_with_gthread_only(client, auditor):
+def test_long_export_survives_the_worker_timeout_with_gthread_only(client, auditor, tmp_path):
     _load_journal_rows(ROWS)
     client.force_login(auditor)
     cookie = client.cookies["sessionid"].value
@@ -82,14 +82,16 @@ def test_long_export_survives_the_worker_timeout_with_gthread_only(client, audit
     results = {}
     for worker_class in ("gthread", "sync"):
         port = _free_port()
-        proc = _start(worker_class, port, env)
-        try:
-            body = _slow_download(port, cookie)
-        finally:
-            proc.terminate()
-            proc.wait(15)
+        log_path = tmp_path / f"gunicorn-{worker_class}.log"
+        with open(log_path, "w") as log:
+            proc = _start(worker_class, port, env, log)
+            try:
+                body = _slow_download(port, cookie)
+            finally:
+                proc.terminate()
+                proc.wait(15)
         head, _, csv_body = body.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 200") or head.startswith(b"HTTP/1.0 200"), head[:200]
+        assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")), (head[:200], log_path.read_text()[-3000:])
         results[worker_class] = csv_body.count(b"\n") - 1  # header line
     assert results["gthread"] == ROWS
     assert results["sync"] < ROWS
