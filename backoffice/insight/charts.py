@@ -39,7 +39,7 @@ def bar_chart(*, chart_id: str, title: str, categories: Sequence[str], series: S
     """A grouped bar chart. ``threshold`` draws a dashed reference line (e.g. a program's ratio)."""
     values = [v for s in series for v in s.values if v is not None]
     peak = max([*values, threshold or 0, 0]) or 1
-    group_width = max(28 * len(series) + 16, 60)
+    group_width = max(28 * len(series) + 16, 60, min(160, 720 // max(len(categories), 1)))
     left, top, bottom = 8, 26, 34
     width = left + group_width * max(len(categories), 1) + 8
     plot = height - top - bottom

@@ -93,3 +93,21 @@ def test_specialists_see_no_reassign_and_strangers_nothing(client, specialist, d
     nobody = django_user_model.objects.create_user("nobody", password="pw")
     client.force_login(nobody)
     assert client.get("/dashboard/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_sla_targets_are_set_in_the_admin_and_journaled(client, superuser_lead, lead):
+    from backoffice.insight.models import SlaTarget
+    from backoffice.journal.models import JournalEntry
+
+    client.force_login(superuser_lead)
+    target = SlaTarget.objects.get(case_type="refund")
+    response = client.post(f"/admin/insight/slatarget/{target.pk}/change/",
+                           {"case_type": "refund", "first_response_minutes": 45, "handle_minutes": 600})
+    assert response.status_code == 302
+    assert SlaTarget.objects.filter(case_type="refund", first_response_minutes=45, handle_minutes=600).exists()
+    entry = JournalEntry.objects.get(case_type="sla_target")
+    assert (entry.actor_label, entry.target_state) == ("root1", "45/600")
+    client.force_login(lead)
+    assert client.post(f"/admin/insight/slatarget/{target.pk}/change/", {}).status_code in (302, 403)
+    assert SlaTarget.objects.get(case_type="refund").first_response_minutes == 45

@@ -97,8 +97,10 @@ def fixture(specialist, specialist2, lead):
     with freeze_time(at(4, 7, 9)):
         get_case_type("refunds").transition(case_id=h3.pk, name="reject", actor=lead, reason="Not eligible",
                                             data={})  # handle 24 h
-    SlaTarget.objects.create(case_type="dispute", first_response_minutes=180, handle_minutes=2880)
-    SlaTarget.objects.create(case_type="refund", first_response_minutes=60, handle_minutes=720)
+    SlaTarget.objects.update_or_create(case_type="dispute", defaults={"first_response_minutes": 180,
+                                                                      "handle_minutes": 2880})
+    SlaTarget.objects.update_or_create(case_type="refund", defaults={"first_response_minutes": 60,
+                                                                     "handle_minutes": 720})
 
     # ---- refunds ----
     refund(created=at(4, 1, 9), state="succeeded", amount=2_500, approved=at(4, 1, 11), succeeded=at(4, 2, 9))
