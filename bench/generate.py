@@ -176,11 +176,12 @@ def _ledger_sql() -> list[tuple[str, str]]:
             INSERT INTO invoices_customer (id, name, email, country, default_currency, external_id, created_at)
             SELECT g,
                    CASE WHEN g = 4242 THEN '{RARE_NAME}' ELSE
-                   ({adjectives})[1 + (g * 7) %% {len(ADJECTIVES)}] || ' ' || ({nouns})[1 + (g * 13) %% {len(NOUNS)}]
-                   || ' ' || ({suffixes})[1 + (g * 3) %% {len(SUFFIXES)}] END,
+                   ({adjectives})[1 + (g::bigint * 7) %% {len(ADJECTIVES)}] || ' '
+                   || ({nouns})[1 + (g::bigint * 13) %% {len(NOUNS)}]
+                   || ' ' || ({suffixes})[1 + (g::bigint * 3) %% {len(SUFFIXES)}] END,
                    'billing' || g || '@customer' || (g %% 997) || '.example',
                    (ARRAY['US','DE','GB','KZ','AZ','UZ','FR','NL'])[1 + g %% 8],
-                   ({currencies})[1 + (g * 5) %% {len(CURRENCIES)}],
+                   ({currencies})[1 + (g::bigint * 5) %% {len(CURRENCIES)}],
                    'cus_' || lpad(g::text, 9, '0'),
                    %(now)s - make_interval(days => 1200 - (g %% 1100))
             FROM generate_series(1, %(c)s) g"""),
@@ -190,7 +191,7 @@ def _ledger_sql() -> list[tuple[str, str]]:
                                           paid_at, dunning_paused, created_at)
             SELECT g, c.id, 'INV-' || (2023 + g %% 3) || '-' || lpad(g::text, 7, '0'),
                    CASE WHEN g %% 20 = 0 THEN 'overdue' WHEN g %% 20 = 1 THEN 'open' ELSE 'paid' END,
-                   c.default_currency, 100000 + (g * 7919) %% 900000,
+                   c.default_currency, 100000 + (g::bigint * 7919) %% 900000,
                    %(now)s - make_interval(days => 30 + (g %% 1000)),
                    %(now)s - make_interval(days => (g %% 1000)) + interval '30 days' - interval '30 days',
                    CASE WHEN g %% 20 > 1 THEN %(now)s - make_interval(days => (g %% 1000)) END,
@@ -208,8 +209,8 @@ def _ledger_sql() -> list[tuple[str, str]]:
                    CASE WHEN g %% 5 = 4 THEN 'sepa_credit' ELSE '' END,
                    CASE WHEN g %% 5 = 4 THEN '' ELSE (ARRAY['visa','visa','mastercard','mastercard','amex',
                         'discover','jcb','unionpay'])[1 + (g / 5) %% 8] END,
-                   CASE WHEN g %% 5 = 4 THEN '' ELSE lpad(((g * 37) %% 10000)::text, 4, '0') END,
-                   50000 + (g * 104729) %% 950000, inv.currency,
+                   CASE WHEN g %% 5 = 4 THEN '' ELSE lpad(((g::bigint * 37) %% 10000)::text, 4, '0') END,
+                   50000 + (g::bigint * 104729) %% 950000, inv.currency,
                    inv.issued_at + interval '2 days', inv.issued_at + interval '2 days'
             FROM generate_series(1, %(p)s) g JOIN invoices_invoice inv ON inv.id = 1 + (g - 1) / 2"""),
     ]
@@ -231,8 +232,9 @@ def _cases_sql() -> list[tuple[str, str]]:
             WITH base AS (
                 SELECT g, {dispute_state} AS state,
                        -- open: due from 10 days ago to 30 days ahead (minute resolution); resolved: the past 3 years
-                       CASE WHEN g %% 100 < 15 THEN %(now)s + make_interval(mins => ((g * 7919) %% 57600) - 14400)
-                            ELSE %(now)s - make_interval(days => 5 + (g * 31) %% 1095) END AS due
+                       CASE WHEN g %% 100 < 15
+                            THEN %(now)s + make_interval(mins => (((g::bigint * 7919) %% 57600) - 14400)::int)
+                            ELSE %(now)s - make_interval(days => (5 + (g::bigint * 31) %% 1095)::int) END AS due
                 FROM generate_series(1, %(d)s) g
             ), codes AS (
                 SELECT network, array_agg(id ORDER BY code) AS ids FROM disputes_reasoncode GROUP BY network
@@ -262,7 +264,7 @@ def _cases_sql() -> list[tuple[str, str]]:
         ("refunds", f"""
             WITH base AS (
                 SELECT g, {refund_state} AS state,
-                       %(now)s - make_interval(mins => (g * 7919) %% (60 * 24 * 1000)) AS created
+                       %(now)s - make_interval(mins => ((g::bigint * 7919) %% (60 * 24 * 1000))::int) AS created
                 FROM generate_series(1, %(r)s) g
             )
             INSERT INTO refunds_refund (id, reference, assignee_id, priority, due_at, internal_due_at, created_at,
@@ -294,7 +296,8 @@ def _cases_sql() -> list[tuple[str, str]]:
         ("extensions", f"""
             WITH base AS (
                 SELECT g, {extension_state} AS state,
-                       %(now)s - make_interval(days => (g * 17) %% 700) + make_interval(days => 20) AS new_due
+                       %(now)s - make_interval(days => ((g::bigint * 17) %% 700)::int)
+                       + make_interval(days => 20) AS new_due
                 FROM generate_series(1, %(e)s) g
             )
             INSERT INTO invoices_paymentextension (id, reference, assignee_id, priority, due_at, internal_due_at,

@@ -301,6 +301,14 @@ class Dispute(Case):
             models.Index(fields=["currency", "internal_due_at"], name="dispute_currency_due_idx"),
             models.Index(fields=["created_at"], name="dispute_created_idx"),
             models.Index(fields=["psp_dispute_id"], name="dispute_psp_dispute_id_idx"),
+            # One per queue, matching its filter and its (internal_due_at, id) keyset order: open cases only.
+            models.Index(fields=["assignee", "internal_due_at", "id"], name="dispute_open_mine_idx",
+                         condition=Q(state__in=["inquiry", "needs_response"])),
+            models.Index(fields=["internal_due_at", "id"], name="dispute_open_unassigned_idx",
+                         condition=Q(state__in=["inquiry", "needs_response"], assignee__isnull=True)),
+            models.Index(fields=["internal_due_at", "id"], name="dispute_open_due_idx",
+                         condition=Q(state__in=["inquiry", "needs_response"])),
+            models.Index(fields=["assignee", "internal_due_at", "id"], name="dispute_assignee_due_idx"),
         ]
 
     # ---- transitions: in-memory changes only; the service locks, checks, saves and journals ----

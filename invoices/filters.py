@@ -20,7 +20,7 @@ def _upper(queryset: QuerySet, name: str, value: str) -> QuerySet:
 
 
 class InvoiceFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices, distinct=False)
     currency = django_filters.CharFilter(method=_upper, max_length=3)
     customer = django_filters.NumberFilter(field_name="customer_id")
     due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
@@ -40,8 +40,8 @@ class InvoiceFilter(django_filters.FilterSet):
 
 class PaymentFilter(django_filters.FilterSet):
     currency = django_filters.CharFilter(method=_upper, max_length=3)
-    network = django_filters.MultipleChoiceFilter(choices=Payment.Network.choices)
-    method = django_filters.MultipleChoiceFilter(choices=Payment.Method.choices)
+    network = django_filters.MultipleChoiceFilter(choices=Payment.Network.choices, distinct=False)
+    method = django_filters.MultipleChoiceFilter(choices=Payment.Method.choices, distinct=False)
     psp = django_filters.ChoiceFilter(choices=Payment.Psp.choices)
     customer = django_filters.NumberFilter(field_name="customer_id")
     invoice = django_filters.NumberFilter(field_name="invoice_id")
@@ -99,7 +99,7 @@ class ExtensionFilter(django_filters.FilterSet):
     ``due_before`` / ``due_after`` bound the promised ``new_due_date`` (dates, inclusive).
     """
 
-    state = django_filters.MultipleChoiceFilter(choices=ExtensionState.choices)
+    state = django_filters.MultipleChoiceFilter(choices=ExtensionState.choices, distinct=False)
     customer = django_filters.NumberFilter(field_name="invoice__customer_id", label="Customer id")
     invoice = django_filters.NumberFilter(field_name="invoice_id", label="Invoice id")
     days_min = django_filters.NumberFilter(field_name="days_requested", lookup_expr="gte", min_value=0,

@@ -309,6 +309,10 @@ class PaymentExtension(Case):
             models.Index(fields=["requester", "state"], name="extension_requester_state_idx"),
             models.Index(fields=["state", "closed_at"], name="extension_state_closed_idx"),
             models.Index(fields=["created_at"], name="extension_created_idx"),
+            # Queue indexes in their keyset orders: open promises by deadline, requests by promised date.
+            models.Index(fields=["due_at", "id"], name="extension_open_due_idx",
+                         condition=Q(state__in=["requested", "approved"])),
+            models.Index(fields=["new_due_date", "id"], name="extension_requested_idx", condition=Q(state="requested")),
         ]
 
     # ---- transitions: in-memory changes only; the services lock, check, save and journal ----

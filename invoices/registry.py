@@ -28,15 +28,16 @@ from .services import (
 class ExtensionTable(tables.Table):
     ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
     reference = tables.Column(linkify=True, verbose_name="Reference")
-    state = tables.Column(verbose_name="State")
-    invoice = tables.Column(accessor="invoice__number", verbose_name="Invoice")
-    customer = tables.Column(accessor="invoice__customer__name", verbose_name="Customer")
+    # Sortable only by the case's own dates and reference (keyset order); joined columns are not.
+    state = tables.Column(verbose_name="State", orderable=False)
+    invoice = tables.Column(accessor="invoice__number", verbose_name="Invoice", orderable=False)
+    customer = tables.Column(accessor="invoice__customer__name", verbose_name="Customer", orderable=False)
     original_due = tables.DateTimeColumn(accessor="original_due_at", format="Y-m-d", verbose_name="Original due")
     new_due_date = tables.DateColumn(format="Y-m-d", verbose_name="New due")
-    days_requested = tables.Column(verbose_name="Days")
-    requester = tables.Column(accessor="requester__username", verbose_name="Requester")
+    days_requested = tables.Column(verbose_name="Days", orderable=False)
+    requester = tables.Column(accessor="requester__username", verbose_name="Requester", orderable=False)
     broken_promise = tables.BooleanColumn(accessor="customer_broke_promise_recently", verbose_name="Broke a promise",
-                                          yesno="yes,—")
+                                          yesno="yes,—", orderable=False)
 
     class Meta:
         order_by = "new_due_date"

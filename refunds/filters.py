@@ -21,8 +21,8 @@ def _workers(request):
 
 
 class RefundFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=RefundState.choices)
-    reason = django_filters.MultipleChoiceFilter(choices=RefundReason.choices)
+    state = django_filters.MultipleChoiceFilter(choices=RefundState.choices, distinct=False)
+    reason = django_filters.MultipleChoiceFilter(choices=RefundReason.choices, distinct=False)
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
     requester = django_filters.ModelChoiceFilter(queryset=_workers)

@@ -133,6 +133,17 @@ class Refund(Case):
             models.Index(fields=["currency", "created_at"], name="refund_currency_created_idx"),
             models.Index(fields=["state", "last_psp_attempt_at"], name="refund_state_psp_attempt_idx"),
             models.Index(fields=["created_at", "id"], name="refund_created_idx"),
+            # Queue indexes: open refunds (pending decisions and failures) by internal due date, the
+            # approvals queue (pending decisions) newest first, as their keyset orders read them.
+            models.Index(fields=["assignee", "internal_due_at", "id"], name="refund_open_mine_idx",
+                         condition=Q(state__in=["pending_approval", "pending_second_approval", "failed"])),
+            models.Index(fields=["internal_due_at", "id"], name="refund_open_unassigned_idx",
+                         condition=Q(state__in=["pending_approval", "pending_second_approval", "failed"],
+                                     assignee__isnull=True)),
+            models.Index(fields=["internal_due_at", "id"], name="refund_open_due_idx",
+                         condition=Q(state__in=["pending_approval", "pending_second_approval", "failed"])),
+            models.Index(fields=["created_at", "id"], name="refund_awaiting_created_idx",
+                         condition=Q(state__in=["pending_approval", "pending_second_approval"])),
         ]
 
     # ---- transitions: in-memory changes only; refunds.services locks, checks, saves and journals ----

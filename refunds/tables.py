@@ -14,15 +14,17 @@ from .models import Refund
 class RefundTable(tables.Table):
     ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
     reference = tables.Column(verbose_name="Reference", order_by=("id",))
-    state = tables.Column(verbose_name="State")
-    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", attrs={"td": {"class": "num"}})
-    currency = tables.Column(verbose_name="Currency")
-    reason = tables.Column(verbose_name="Reason")
-    requester = tables.Column(accessor="requester__username", verbose_name="Requester")
+    # Sortable only by what an index serves in keyset order (reference, created, due); the rest are not.
+    state = tables.Column(verbose_name="State", orderable=False)
+    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", orderable=False,
+                           attrs={"td": {"class": "num"}})
+    currency = tables.Column(verbose_name="Currency", orderable=False)
+    reason = tables.Column(verbose_name="Reason", orderable=False)
+    requester = tables.Column(accessor="requester__username", verbose_name="Requester", orderable=False)
     customer = tables.Column(accessor="payment__customer__name", verbose_name="Customer", orderable=False)
     created = tables.DateTimeColumn(accessor="created_at", verbose_name="Created", format="Y-m-d H:i")
     due = tables.DateTimeColumn(accessor="internal_due_at", verbose_name="Due", format="Y-m-d H:i")
-    assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", default="—")
+    assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", default="—", orderable=False)
 
     class Meta:
         model = Refund

@@ -1,4 +1,10 @@
-"""Page-number pagination without COUNT: fetch one row more than the page to know if there is a next."""
+"""API list pagination: keyset by ``cursor`` (``next``/``previous`` carry it), ``page`` within a bounded depth.
+
+Never a COUNT. ``?cursor=…`` seeks from the edge row of the previous page along the list's ordering
+(see ``backoffice.pagination``), so page 10,000 costs what page 1 costs. ``?page=N`` keeps working
+for existing clients up to ``MAX_PAGE_DEPTH_ROWS`` rows deep (an OFFSET); deeper is refused with
+``page_too_deep``, and the ``next`` link of any page is a cursor link.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from backoffice.errors import InvalidInput
+from backoffice.pagination import KeysetPage, keyset_page, ordering_of
+
+MAX_PAGE_DEPTH_ROWS = 10_000
 
 
 class PagePagination(BasePagination):
@@ -16,6 +25,7 @@ class PagePagination(BasePagination):
     max_page_size = 100
     page_query_param = "page"
     page_size_query_param = "page_size"
+    cursor_query_param = "cursor"
 
     def _int_param(self, request, name: str, default: int) -> int:
         raw = request.query_params.get(name)
@@ -34,13 +44,42 @@ class PagePagination(BasePagination):
         self.page = self._int_param(request, self.page_query_param, 1)
         size = self._int_param(request, self.page_size_query_param, self.page_size)
         self.size = min(size, self.max_page_size)
+        self.cursor = request.query_params.get(self.cursor_query_param) or None
+        keys = ordering_of(queryset)
+        if self.cursor and self.page > 1:
+            raise InvalidInput("Use either 'cursor' or 'page', not both.", code="invalid_pagination")
         offset = (self.page - 1) * self.size
-        rows = list(queryset[offset : offset + self.size + 1])
-        self.has_next = len(rows) > self.size
-        return rows[: self.size]
+        if offset >= MAX_PAGE_DEPTH_ROWS:
+            raise InvalidInput(
+                f"'page' reaches at most {MAX_PAGE_DEPTH_ROWS:,} rows deep: follow the 'next' links "
+                "(they carry a 'cursor') to go further.", code="page_too_deep")
+        if keys is None:
+            if self.cursor:
+                raise InvalidInput("This list does not take a cursor; use 'page'.", code="invalid_cursor")
+            rows = list(queryset[offset: offset + self.size + 1])
+            self.keyset = None
+            self.has_next = len(rows) > self.size
+            return rows[: self.size]
+        if self.cursor:
+            self.keyset = keyset_page(queryset, keys=keys, cursor=self.cursor, size=self.size)
+        else:
+            self.keyset = keyset_page(queryset, keys=keys, cursor=None, size=self.size, skip=0) if offset == 0 \
+                else _offset_page(queryset, keys, offset, self.size)
+        self.has_next = self.keyset.has_next
+        return self.keyset.rows
 
     def get_paginated_response(self, data):
         url = self.request.build_absolute_uri()
+        base = remove_query_param(remove_query_param(url, self.page_query_param), self.cursor_query_param)
+        page: KeysetPage | None = self.keyset
+        if page is not None:
+            next_url = replace_query_param(base, self.cursor_query_param, page.next_cursor) if page.next_cursor \
+                else None
+            prev_url = replace_query_param(base, self.cursor_query_param, page.previous_cursor) \
+                if page.previous_cursor else None
+            if prev_url is None and page.has_previous and not self.cursor:
+                prev_url = base if self.page == 2 else replace_query_param(base, self.page_query_param, self.page - 1)
+            return Response(OrderedDict([("next", next_url), ("previous", prev_url), ("results", data)]))
         next_url = replace_query_param(url, self.page_query_param, self.page + 1) if self.has_next else None
         if self.page <= 1:
             prev_url = None
@@ -55,7 +94,8 @@ class PagePagination(BasePagination):
             "type": "object",
             "required": ["results"],
             "properties": {
-                "next": {"type": "string", "nullable": True, "format": "uri"},
+                "next": {"type": "string", "nullable": True, "format": "uri",
+                         "description": "The next page: a link carrying a 'cursor'."},
                 "previous": {"type": "string", "nullable": True, "format": "uri"},
                 "results": schema,
             },
@@ -63,6 +103,15 @@ class PagePagination(BasePagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "page", "required": False, "in": "query", "schema": {"type": "integer"}},
+            {"name": "cursor", "required": False, "in": "query", "schema": {"type": "string"},
+             "description": "Opaque position from a 'next' or 'previous' link (keyset pagination)."},
+            {"name": "page", "required": False, "in": "query", "schema": {"type": "integer", "minimum": 1},
+             "description": f"Page number, for pages within the first {MAX_PAGE_DEPTH_ROWS:,} rows."},
             {"name": "page_size", "required": False, "in": "query", "schema": {"type": "integer", "maximum": 100}},
         ]
+
+
+def _offset_page(queryset, keys, offset: int, size: int) -> KeysetPage:
+    """``page=N``: a bounded OFFSET, returned as a keyset page so that ``next`` carries a cursor."""
+    rows = list(queryset[offset: offset + size + 1])
+    return KeysetPage(rows[:size], keys, has_next=len(rows) > size, has_previous=True)

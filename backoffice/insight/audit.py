@@ -165,7 +165,7 @@ class AuditSearchForm(forms.Form):
 
 def _reference_or_text(q: str, *, text_fields: tuple[str, ...]) -> Q:
     if REFERENCE_RE.match(q):
-        return Q(case_reference__startswith=q.upper())
+        return Q(case_reference=q.upper())  # exact: journal_reference_idx serves it
     condition = Q()
     for name in text_fields:
         condition |= Q(**{f"{name}__icontains": q})

@@ -6,9 +6,13 @@ from django.db.models import QuerySet
 
 from .models import Notification
 
+UNREAD_CAP = 100
+
 
 def notification_unread_count(*, user: Any) -> int:
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    """Unread notifications, counted up to ``UNREAD_CAP`` (a badge on every page: a bounded read, never a COUNT)."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True).order_by()
+    return len(unread.values_list("pk", flat=True)[:UNREAD_CAP])
 
 
 def notification_list(*, user: Any, unread_only: bool = False) -> QuerySet[Notification]:

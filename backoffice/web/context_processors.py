@@ -9,6 +9,15 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
+    # Rendering a queue table builds a second template context: compute the top bar once per request.
+    cached = getattr(request, "_navigation_context", None)
+    if cached is not None:
+        return cached
+    request._navigation_context = _navigation(user)
+    return request._navigation_context
+
+
+def _navigation(user):
     lead = bool(is_team_lead(user))
     worker = bool(is_worker(user))
     auditor = bool(is_auditor(user))

@@ -12,14 +12,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import TemplateView
-from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
+from django_tables2.utils import OrderByTuple
 
 from backoffice.cases.registry import QUEUE_NAMES, case_types, get_case_type
 from backoffice.cases.selectors import case_attachments, case_timeline
 from backoffice.cases.services import case_assign, case_attachment_add, case_claim, case_comment_add
 from backoffice.cases.transitions import available_transitions
-from backoffice.errors import DomainError, PermissionDenied
+from backoffice.errors import DomainError, InvalidInput, PermissionDenied
+from backoffice.pagination import OrderKey, keyset_page, ordering_of
 from backoffice.roles.models import Role
 from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 
@@ -42,6 +42,31 @@ def _require_reader(request) -> None:
         raise Http404("No role")  # a user with no role sees nothing
 
 
+def queue_ordering(spec, sort: str) -> tuple[list[OrderKey], str]:
+    """The keyset ordering for the queue table's ``sort`` parameter (a column name, ``-`` for descending).
+
+    Only columns whose sort fields are the model's own columns can be sorted (and the tables mark the
+    others ``orderable=False``); anything else falls back to the table's default order.
+    """
+    table_class = spec.table_class
+    default = table_class._meta.order_by or ("pk",)
+    for candidate in (sort, *default):
+        name = (candidate or "").lstrip("-")
+        column = table_class.base_columns.get(name)
+        if column is None or column.orderable is False:
+            continue
+        fields = list(column.order_by or ()) if column.order_by else [str(column.accessor or name)]
+        descending = (candidate or "").startswith("-")
+        keys = []
+        for field_name in fields:
+            bare = field_name.lstrip("-").replace(".", "__")
+            keys.append(OrderKey(bare, field_name.startswith("-") != descending))
+        keyset = ordering_of(spec.model.objects.order_by(*[k.expr for k in keys]))
+        if keyset is not None:
+            return keyset, candidate
+    return [OrderKey(spec.model._meta.pk.name, False)], ""
+
+
 @login_required
 def queue(request, name: str):
     if name not in QUEUE_NAMES:
@@ -58,8 +83,21 @@ def queue(request, name: str):
     if filterset.is_bound and not filterset.is_valid():
         messages.error(request, "Some filters are not valid and were ignored: " +
                        "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
-    table = spec.table_class(rows, request=request)
-    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
+    keys, sort = queue_ordering(spec, request.GET.get("sort", ""))
+    rows = rows.order_by(*[k.expr for k in keys])
+    skip = request.GET.get("skip", "")
+    try:
+        page = keyset_page(rows, keys=keys, cursor=request.GET.get("cursor") or None, size=PER_PAGE,
+                           skip=int(skip) if skip.isdigit() else 0)
+    except InvalidInput:
+        messages.warning(request, "That page link belongs to another sort order or is damaged: "
+                                  "showing the first page.")
+        page = keyset_page(rows, keys=keys, cursor=None, size=PER_PAGE)
+    # A table over the page's rows only: django-tables2 neither paginates nor counts (no request passed)
+    # nor re-sorts them in Python (order_by=()); the header shows the database's order.
+    table = spec.table_class(page.rows, order_by=())
+    if sort:
+        table._order_by = OrderByTuple((sort,))
     assignees = []
     if is_team_lead(request.user):
         assignees = list(get_user_model().objects.filter(
@@ -70,11 +108,40 @@ def queue(request, name: str):
         "spec": spec,
         "filter": filterset,
         "table": table,
+        "page": page,
+        "pager": _pager_links(request, page),
         "assignees": assignees,
         "can_bulk": bool(is_worker(request.user)),
     }
     template = "queues/_table.html" if getattr(request, "htmx", False) else "queues/queue.html"
     return render(request, template, context)
+
+
+JUMP_PAGES = 10
+
+
+def _pager_links(request, page) -> dict[str, str | None]:
+    """First / previous / next / "10 pages on" links: each carries a cursor, none needs a COUNT."""
+    query = request.GET.copy()
+    for param in ("cursor", "skip", "page"):
+        query.pop(param, None)
+
+    def link(cursor: str | None, skip: int = 0) -> str:
+        q = query.copy()
+        if cursor:
+            q["cursor"] = cursor
+        if skip:
+            q["skip"] = str(skip)
+        return "?" + q.urlencode()
+
+    next_cursor = page.next_cursor
+    return {
+        "first": link(None) if page.has_previous else None,
+        "previous": link(page.previous_cursor) if page.previous_cursor else None,
+        "next": link(next_cursor) if next_cursor else None,
+        "jump": link(next_cursor, PER_PAGE * (JUMP_PAGES - 1)) if next_cursor else None,
+        "jump_pages": JUMP_PAGES,
+    }
 
 
 @login_required

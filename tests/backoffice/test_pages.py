@@ -1,7 +1,9 @@
 """Login, navigation per role, the queue and case page frameworks, the audit page and export."""
 
 import csv
+import html
 import io
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -58,8 +60,11 @@ def test_queue_lists_cases_filters_and_paginates_without_count(client, specialis
     with django_assert_max_num_queries(12):
         page1 = client.get("/queues/all/?type=tickets").content.decode()
     assert "ticket 00" in page1 and "ticket 29" not in page1
-    page2 = client.get("/queues/all/?type=tickets&page=2").content.decode()
+    next_link = re.search(r'href="(\?[^"]*cursor=[^"]*)"[^>]*data-page="next"', page1)
+    assert next_link, "page 1 links to the next page by cursor"
+    page2 = client.get("/queues/all/" + html.unescape(next_link.group(1))).content.decode()
     assert "ticket 29" in page2 or "finished one" in page2
+    assert "ticket 00" not in page2
     filtered = client.get("/queues/all/?type=tickets&state=cancelled").content.decode()
     assert "ticket 00" not in filtered
 
