@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench venv system-deps lint worker beat services clean
+.PHONY: demo test bench standby venv system-deps lint worker beat services clean
 
 venv: $(STAMP)
 
@@ -51,6 +51,11 @@ SCALE ?= full
 BENCH_ARGS ?=
 bench: venv system-deps
 	nice $(BIN)/python bench/run.py --scale $(SCALE) $(BENCH_ARGS)
+
+# A streaming standby of the local PostgreSQL on port 5433 (pg_basebackup -R), the read replica of
+# DATABASE_REPLICA_URL=postgres://postgres@127.0.0.1:5433/<database>. Needs root; idempotent.
+standby:
+	bash .ci/standby.sh
 
 worker: venv
 	$(BIN)/celery -A backoffice worker --loglevel=INFO --concurrency=2

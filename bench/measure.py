@@ -80,18 +80,59 @@ def _value(sql: str, params: list | None = None) -> Any:
 # ---- which pages ----------------------------------------------------------------------------------------
 
 
-def deep_url(base: str, *, api: bool, rows_in: int = 10_000) -> tuple[str, str]:
-    """A page ``rows_in`` rows deep: by cursor where the project offers one, else by page number."""
+def deep_url(base: str, *, api: bool, username: str, rows_in: int = 10_000) -> tuple[str, str]:
+    """A page ``rows_in`` rows deep: by a cursor where the project paginates by keyset, else by page number.
+
+    The cursor is the one the project itself would put in a ``next`` link after that many rows.
+    """
     try:
-        from backoffice.pagination import deep_link  # the keyset paginator's helper, when present
+        from backoffice.pagination import encode_cursor, ordering_of
     except ImportError:
-        deep_link = None
-    if deep_link is not None:
-        link = deep_link(base, rows_in=rows_in, api=api)
-        if link:
-            return link, "cursor"
+        encode_cursor = None
     sep = "&" if "?" in base else "?"
+    if encode_cursor is not None:
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.get(username=username)
+        qs, keys = _list_queryset(base, api=api, user=user)
+        keys = keys or (ordering_of(qs) if qs is not None else None)
+        if qs is not None and keys:
+            ordered = qs.order_by(*[k.expr for k in keys])
+            row = ordered[rows_in - 1: rows_in].first()
+            how = "cursor"
+            if row is None:  # a shorter list (small scale): the middle of it
+                ids = list(ordered.values_list("pk", flat=True)[:rows_in])
+                row = ordered.filter(pk=ids[len(ids) // 2]).first() if len(ids) > 1 else None
+                how = f"cursor {len(ids) // 2:,} in"
+            if row is not None:
+                return f"{base}{sep}cursor={encode_cursor(row, keys)}", how
     return f"{base}{sep}page={rows_in // 25 + 1}", "page"
+
+
+def _list_queryset(base: str, *, api: bool, user) -> tuple[Any, Any]:
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.urls import resolve
+
+    parts = urlsplit(base)
+    if not api:
+        from backoffice.cases.registry import get_case_type
+        from backoffice.web.views import queue_ordering
+
+        name = parts.path.strip("/").split("/")[-1]
+        spec = get_case_type(parse_qs(parts.query).get("type", ["disputes"])[0])
+        keys, _ = queue_ordering(spec, "")
+        return spec.queue(name, user), keys
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    match = resolve(parts.path)
+    view = match.func.cls(**getattr(match.func, "initkwargs", {}))
+    request = Request(APIRequestFactory().get(base))
+    request.user = user
+    view.request, view.args, view.kwargs, view.format_kwarg = request, (), match.kwargs, None
+    view.action = "list"
+    return view.get_queryset(), None
 
 
 def probes(sample: dict[str, Any]) -> list[Probe]:
@@ -122,13 +163,13 @@ def probes(sample: dict[str, Any]) -> list[Probe]:
         user = spec if name == "mine" else lead
         base = f"/queues/{name}/?type=disputes"
         add("queue", f"{name} disputes p1", base, user, compare=base_cmp)
-        url, how = deep_url(base, api=False)
+        url, how = deep_url(base, api=False, username=user)
         add("queue", f"{name} disputes 10k in ({how})", url, user, compare=deep_cmp)
     add("queue", "approvals refunds p1 (lead)", "/queues/approvals/?type=refunds")
     add("queue", "approvals extensions p1 (lead)", "/queues/approvals/?type=extensions")
     refund_cmp = {"admin": "admin changelist refunds p1", "plain": "plain ListView refunds p1"}
     add("queue", "all refunds p1", "/queues/all/?type=refunds", compare=refund_cmp)
-    url, how = deep_url("/queues/all/?type=refunds", api=False)
+    url, how = deep_url("/queues/all/?type=refunds", api=False, username=lead)
     add("queue", f"all refunds 10k in ({how})", url)
     add("queue", "all extensions p1", "/queues/all/?type=extensions")
     for label, query in (("state+currency", "state=needs_response&currency=USD"),
@@ -156,7 +197,7 @@ def probes(sample: dict[str, Any]) -> list[Probe]:
         base = f"/api/v1/{resource}/"
         user = auditor if resource.startswith("audit") else lead
         add("api", f"{resource} p1", base, user, compare=api_cmp if resource == "disputes" else {})
-        url, how = deep_url(base, api=True)
+        url, how = deep_url(base, api=True, username=user)
         add("api", f"{resource} 10k in ({how})", url, user,
             compare={"plain": "plain ModelViewSet disputes 10k in"} if resource == "disputes" else {})
     add("api", "disputes state+currency", "/api/v1/disputes/?state=needs_response&currency=USD")

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.db.routers import use_replica
 from backoffice.errors import InvalidInput
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.selectors import journal_verify
@@ -58,6 +59,10 @@ class AuditTransitionsView(generics.ListAPIView):
     permission_classes = [AuditAccess]
     serializer_class = JournalEntrySerializer
     filterset_class = JournalFilter
+
+    @use_replica
+    def list(self, request, *args, **kwargs):  # the audit trail may be read from the replica
+        return super().list(request, *args, **kwargs)
     queryset = JournalEntry.objects.order_by("-created_at", "-id")
 
 

@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from backoffice.db.routers import use_replica
 from backoffice.money import format_minor
 from backoffice.roles.models import Role
 from backoffice.roles.predicates import can_read, is_team_lead
@@ -232,6 +233,7 @@ def _reader_or_404(request: HttpRequest) -> None:
 
 
 @login_required
+@use_replica
 def dashboard(request: HttpRequest) -> HttpResponse:
     _reader_or_404(request)
     form = DashboardForm(request.GET or None)
@@ -261,6 +263,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@use_replica
 def dashboard_csv(request: HttpRequest, name: str) -> HttpResponse:
     _reader_or_404(request)
     form = DashboardForm(request.GET or {})

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.cases.registry import case_types
+from backoffice.db.routers import use_replica
 from backoffice.roles.predicates import is_auditor, is_team_lead
 
 from .audit import AuditSearchForm, access_rows, denied_rows, journal_csv, journal_rows
@@ -53,6 +54,7 @@ def _page_number(raw: str | None) -> int:
 
 
 @login_required
+@use_replica
 def audit(request: HttpRequest) -> HttpResponse:
     if not audit_allowed(request.user):
         return refuse_audit(request, "Only team leads and auditors use the audit pages.")
@@ -97,6 +99,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@use_replica
 def audit_export(request: HttpRequest) -> HttpResponse:
     """The filtered journal as CSV, streamed in constant memory (see ``audit.journal_csv``)."""
     if not audit_allowed(request.user):
@@ -129,6 +132,7 @@ def _history_or_404(request: HttpRequest, case_type: str, pk: int):
 
 
 @login_required
+@use_replica
 def audit_case_history(request: HttpRequest, case_type: str, pk: int) -> HttpResponse:
     """A printable history of one case (the browser's print works; the PDF link gives a file)."""
     if not audit_allowed(request.user):
@@ -142,6 +146,7 @@ def audit_case_history(request: HttpRequest, case_type: str, pk: int) -> HttpRes
 
 
 @login_required
+@use_replica
 def audit_case_history_pdf(request: HttpRequest, case_type: str, pk: int) -> HttpResponse:
     from django.template.loader import render_to_string
 

@@ -99,6 +99,22 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+# A streaming standby for dashboards, audit search, exports and reports (backoffice/db/routers.py).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    # Tests read the replica through the primary's test database unless a test points it at the standby.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["backoffice.db.routers.ReplicaRouter"]
+# Behind PgBouncer in transaction pooling mode (DB_PGBOUNCER=1) a server connection changes hands
+# between transactions: no server-side cursors (``.iterator()`` would open them outside a transaction)
+# and no prepared statements (psycopg prepares a query after 5 runs on a connection). The code keeps
+# no other session state: no SET outside a transaction, no advisory or session locks, no temp tables.
+if env_bool("DB_PGBOUNCER", False):
+    for _db in DATABASES.values():
+        if _db["ENGINE"] == "django.db.backends.postgresql":
+            _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+            _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
 
 
 def instrumented_engine(engine: str) -> str:
@@ -109,7 +125,8 @@ def instrumented_engine(engine: str) -> str:
     return engine
 
 
-DATABASES["default"]["ENGINE"] = instrumented_engine(DATABASES["default"]["ENGINE"])
+for _db in DATABASES.values():
+    _db["ENGINE"] = instrumented_engine(_db["ENGINE"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -15,6 +15,9 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 # Tasks run in-process in tests even when REDIS_URL is set; the worker integration tests
 # switch to the real broker explicitly.
 CELERY_TASK_ALWAYS_EAGER = True
+# With DATABASE_REPLICA_URL set (CI) the replica alias mirrors the test database; only the replica tests
+# route reads to the real standby (tests/backoffice/test_replica.py).
+REPLICA_READS = False
 
 # A minimal case type used by the foundation's own tests (tests/testapp).
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]  # noqa: F405
