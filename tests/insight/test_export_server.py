@@ -94,7 +94,8 @@ def test_long_export_survives_the_worker_timeout_with_gthread_only(client, audit
                 proc.wait(15)
         head, _, csv_body = body.partition(b"\r\n\r\n")
         log_text = log_path.read_text()
-        assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")), (head[:200], log_text[log_text.find("Traceback"):][:4000])
+        traceback = log_text[log_text.find("Traceback"):][:4000]
+        assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.0 200")), (head[:200], traceback)
         results[worker_class] = csv_body.count(b"\n") - 1  # header line
     assert results["gthread"] == ROWS
     assert results["sync"] < ROWS
