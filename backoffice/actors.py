@@ -33,6 +33,9 @@ class SystemActor:
 CELERY = SystemActor("system:celery")
 SYSTEM = SystemActor("system")
 WEBHOOK_STRIPE = SystemActor("webhook:stripe")
+WEBHOOK_ADYEN = SystemActor("webhook:adyen")
+IMPORT_STRIPE = SystemActor("import:stripe")  # a dispute report uploaded by a team lead (named in the context)
+IMPORT_ADYEN = SystemActor("import:adyen")
 
 
 def actor_label(actor: Any) -> str:

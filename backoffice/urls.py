@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("backoffice.notifications.urls")),
     path("", include("backoffice.insight.urls")),
+    path("webhooks/", include("backoffice.webhooks.urls")),
     path("", include("backoffice.web.urls")),
     path("disputes/", include("disputes.urls")),
     path("refunds/", include("refunds.urls")),

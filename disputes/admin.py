@@ -13,7 +13,7 @@ from django.http import QueryDict
 from backoffice.errors import DomainError
 
 from .filters import DisputeFilter
-from .models import Dispute, EvidenceItem, ReasonCode
+from .models import Dispute, DisputeReportImport, EvidenceItem, PspSubmission, ReasonCode
 from .services import dispute_transition
 
 
@@ -135,6 +135,43 @@ class EvidenceItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # evidence_add validates and journals
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PspSubmission)
+class PspSubmissionAdmin(admin.ModelAdmin):
+    """Evidence sent to the PSPs: read-only (a team lead resends from the dispute page)."""
+
+    list_display = ["dispute", "stage", "psp", "status", "attempts", "submitted_at", "last_error"]
+    list_filter = ["psp", "status"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DisputeReportImport)
+class DisputeReportImportAdmin(admin.ModelAdmin):
+    """Dispute report uploads: read-only (imports run from /disputes/import/ or the command)."""
+
+    list_display = ["file_name", "psp", "status", "uploaded_by", "created_count", "updated_count", "created_at"]
+    list_filter = ["psp", "status"]
+    exclude = ["content"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

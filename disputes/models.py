@@ -229,6 +229,12 @@ def _system_or_team_lead(instance, user) -> bool:
     return bool(is_system(user) or is_team_lead(user))
 
 
+def _psp_or_team_lead_under_review(instance, user) -> bool:
+    if is_system(user):
+        return True
+    return bool(is_team_lead(user)) and instance.state != DisputeState.NEEDS_RESPONSE
+
+
 def packet_upload_to(instance: Dispute, filename: str) -> str:
     return f"disputes/packets/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
 
@@ -324,7 +330,7 @@ class Dispute(Case):
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.UNDER_REVIEW,
-                permission=_worker)
+                permission=_worker_or_system)
     def submit_evidence(self, *, override: bool = False, packet_name: str = "", packet_sha256: str = "") -> None:
         self.evidence_overridden = override
         self.submitted_at = timezone.now()
@@ -340,13 +346,15 @@ class Dispute(Case):
     def expire(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.UNDER_REVIEW, target=DisputeState.WON,
-                permission=_system_or_team_lead)
+    # From needs_response only the PSP decides (an issuer that withdraws, a PSP that rules without a
+    # response): people still decide only disputes under review.
+    @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
+                target=DisputeState.WON, permission=_psp_or_team_lead_under_review)
     def mark_won(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.UNDER_REVIEW, target=DisputeState.LOST,
-                permission=_system_or_team_lead)
+    @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
+                target=DisputeState.LOST, permission=_psp_or_team_lead_under_review)
     def mark_lost(self) -> None:
         self.resolved_at = timezone.now()
 
@@ -406,3 +414,98 @@ class EvidenceItem(models.Model):
     @property
     def is_image(self) -> bool:
         return self.mime_type.startswith("image/")
+
+
+class PspSubmissionStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent"
+    SUBMITTED = "submitted", "Submitted to the PSP"
+    REFUSED = "refused", "Refused by the PSP"
+    FAILED = "failed", "PSP unreachable"
+
+
+class PspSubmission(models.Model):
+    """The evidence of one dispute cycle (stage) sent to the PSP: once, step by step.
+
+    Each step's result is recorded as soon as the PSP answers (an uploaded file's id, the documents
+    supplied, the final submit), so a task that runs twice — a redelivery, a retry after a timeout —
+    skips what is done and sends nothing twice; the PSP calls also carry idempotency keys.
+    """
+
+    Status = PspSubmissionStatus
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="psp_submissions")
+    stage = models.CharField(max_length=16, choices=DisputeStage.choices)
+    psp = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=PspSubmissionStatus.choices, default=PspSubmissionStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    uploaded_files = models.JSONField(default=dict, blank=True, help_text="Our file key → the PSP's file id.")
+    documents_supplied = models.BooleanField(default=False)
+    key_generation = models.PositiveSmallIntegerField(
+        default=1, help_text="Part of the PSP idempotency keys: a new one after a PSP 5xx (Stripe replays a 5xx "
+                             "for the same key); timeouts keep it, so an answer we never heard is replayed.")
+    sent_fields = models.JSONField(default=dict, blank=True, help_text="The evidence fields sent (no file bytes).")
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dispute", "stage"], name="pspsubmission_dispute_stage_unique"),
+            models.CheckConstraint(condition=Q(status__in=PspSubmissionStatus.values),
+                                   name="pspsubmission_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"], name="pspsubmission_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.psp} evidence for dispute {self.dispute_id} ({self.stage}): {self.status}"
+
+
+class ReportImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    VALIDATING = "validating", "Checking every row"
+    IMPORTING = "importing", "Importing"
+    DONE = "done", "Imported"
+    REFUSED = "refused", "Refused: nothing imported"
+
+
+class DisputeReportImport(models.Model):
+    """One upload of a PSP's dispute report (Stripe disputes export, Adyen dispute report CSV).
+
+    Every row is checked first; any bad row refuses the whole file (errors name the rows). A good
+    file is applied in one transaction; importing the same file again changes nothing.
+    """
+
+    Status = ReportImportStatus
+
+    psp = models.CharField(max_length=16)
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField(help_text="The uploaded CSV as received.")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=ReportImportStatus.choices, default=ReportImportStatus.QUEUED)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"row": 7, "message": "…"}]')
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(status__in=ReportImportStatus.values),
+                                              name="disputereportimport_status_valid")]
+        indexes = [models.Index(fields=["created_at"], name="disputereport_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.psp} dispute report {self.file_name} ({self.status})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (ReportImportStatus.QUEUED, ReportImportStatus.VALIDATING, ReportImportStatus.IMPORTING)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.rows_total else min(100, 100 * self.rows_done // self.rows_total)

@@ -441,9 +441,13 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
         return {**facts, "evidence_override": kwargs["override"], "packet_sha256": packet_sha}
 
     try:
-        return _run(dispute_id=dispute_id, name="submit_evidence", actor=actor, reason=reason,
-                    expected_state=expected_state, checks=[_check_deadline, check_evidence],
-                    transition_kwargs=kwargs, context_fn=context_fn)
+        submitted = _run(dispute_id=dispute_id, name="submit_evidence", actor=actor, reason=reason,
+                         expected_state=expected_state, checks=[_check_deadline, check_evidence],
+                         transition_kwargs=kwargs, context_fn=context_fn)
+        from .psp_evidence import psp_evidence_enqueue
+
+        psp_evidence_enqueue(submitted.pk)  # after commit: the evidence goes to the PSP (disputes.psp_evidence)
+        return submitted
     except BaseException:
         if packet_name:
             storage.delete(packet_name)

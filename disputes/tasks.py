@@ -112,3 +112,52 @@ def expire_past_due() -> int:
     count = expire_past_due_now()
     logger.info("task_end task=disputes.expire_past_due expired=%s", count)
     return count
+
+
+# ---------------------------------------------------------------- evidence to the PSP
+
+PSP_EVIDENCE_MAX_RETRIES = 8
+
+
+@shared_task(bind=True, name="disputes.submit_evidence_to_psp", acks_late=True, max_retries=PSP_EVIDENCE_MAX_RETRIES)
+def submit_evidence_to_psp(self, dispute_id: int) -> str:
+    """Send a submitted dispute's evidence to its PSP once (``disputes.psp_evidence``); transient PSP
+    errors are retried with exponential backoff, then recorded for a person."""
+    from backoffice.gateway import GatewayTransientError
+
+    from .psp_evidence import dispute_psp_submission_give_up, dispute_psp_submit
+
+    try:
+        return dispute_psp_submit(dispute_id=dispute_id) or "nothing_to_do"
+    except GatewayTransientError as exc:
+        if self.request.retries >= PSP_EVIDENCE_MAX_RETRIES:
+            dispute_psp_submission_give_up(dispute_id=dispute_id, error=str(exc))
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(600, 5 * 2 ** self.request.retries)) from exc
+
+
+def enqueue_psp_evidence(dispute_id: int) -> None:
+    """Called on commit. With a broker the worker runs (and retries) it; in-process (demo, tests) the
+    retries run here at once, as ``refunds.tasks.enqueue_submit`` does."""
+    from celery.exceptions import Retry
+
+    from backoffice.queueing import enqueue_now
+
+    if not submit_evidence_to_psp.app.conf.task_always_eager:
+        enqueue_now(submit_evidence_to_psp, dispute_id)
+        return
+    for attempt in range(PSP_EVIDENCE_MAX_RETRIES + 1):
+        try:
+            submit_evidence_to_psp.apply(args=(dispute_id,), retries=attempt, throw=True)
+            return
+        except Retry:
+            continue
+
+
+@shared_task(name="disputes.import_dispute_report", acks_late=True)
+def import_dispute_report(import_id: int) -> str:
+    """Validate and import an uploaded dispute report (all rows or none); progress is on its row."""
+    from .report_import import dispute_report_run
+
+    job = dispute_report_run(import_id=import_id)
+    return job.status if job is not None else "nothing_to_do"

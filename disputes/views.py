@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -11,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from backoffice.errors import DomainError, NotFound, PermissionDenied
+from backoffice.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backoffice.money import MoneyError, parse_minor
 from backoffice.roles.predicates import is_team_lead, is_worker
 from backoffice.web.errors import page_error_response
@@ -64,8 +65,25 @@ class DisputeDetailView(CaseDetailView):
             deadline_active=dispute.state in OPEN_STATES,
             transition_buttons=[(name, TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()))
                                 for name in context["transitions"]],
+            psp_submission=dispute.psp_submissions.filter(stage=dispute.stage).first(),
         )
         return context
+
+
+@login_required
+@require_POST
+def psp_resend(request, pk: int):
+    """A team lead sends evidence the PSP refused (or never received) again."""
+    from .psp_evidence import dispute_psp_resubmit
+
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
+    try:
+        dispute_psp_resubmit(dispute_id=dispute.pk, actor=request.user)
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, f"{dispute.reference}: the evidence is being sent to the PSP again.")
+    return back
 
 
 @login_required
@@ -156,3 +174,50 @@ def dispute_new(request):
 @login_required
 def dispute_index(request):
     return redirect(f"{reverse('queue', args=['all'])}?type=disputes")
+
+
+# ---------------------------------------------------------------- dispute report import (team leads)
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report_import(request):
+    """``/disputes/import/``: upload a Stripe disputes export or an Adyen dispute report (team leads)."""
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+
+    from backoffice.queueing import enqueue_on_commit
+
+    from .models import DisputeReportImport
+    from .report_import import dispute_report_upload
+    from .tasks import import_dispute_report
+
+    if not is_team_lead(request.user):
+        raise DjangoPermissionDenied
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        try:
+            if upload is None:
+                raise InvalidInput("Choose a CSV file.", code="file_required")
+            if upload.size > settings.ATTACHMENT_MAX_BYTES:
+                raise InvalidInput("The file is too large.", code="file_too_large")
+            job = dispute_report_upload(psp=request.POST.get("psp", ""), file_name=upload.name,
+                                        content=upload.read(), actor=request.user)
+        except DomainError as err:
+            return page_error_response(request, err, redirect_to=redirect("disputes:import"))
+        enqueue_on_commit(import_dispute_report, job.pk)
+        return redirect("disputes:import-detail", pk=job.pk)
+    recent = DisputeReportImport.objects.defer("content").select_related("uploaded_by").order_by("-created_at")[:20]
+    return render(request, "disputes/import.html", {"recent": recent})
+
+
+@login_required
+def report_import_detail(request, pk: int):
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+
+    from .models import DisputeReportImport
+
+    if not is_team_lead(request.user):
+        raise DjangoPermissionDenied
+    job = DisputeReportImport.objects.defer("content").filter(pk=pk).first()
+    if job is None:
+        raise Http404("No such import")
+    return render(request, "disputes/import_detail.html", {"job": job})

@@ -6,4 +6,5 @@ class RefundsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import registry  # noqa: F401  (registers the case type with the queue/page framework)
+        # The case type for the queue/page framework; the PSP refund event handlers for the webhook intake.
+        from . import registry, webhooks  # noqa: F401

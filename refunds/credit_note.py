@@ -84,7 +84,13 @@ def credit_note_number(*, refund: Refund) -> str:
 
 
 def credit_note_available(*, refund: Refund) -> bool:
-    return refund.state == RefundState.SUCCEEDED
+    """A succeeded refund's credit note; it stays readable, marked VOID, when the PSP later reported the
+    refund failed (accounting keeps the issued number and its voiding)."""
+    return refund.state == RefundState.SUCCEEDED or refund.credit_note_voided_at is not None
+
+
+def credit_note_voided(*, refund: Refund) -> bool:
+    return refund.credit_note_voided_at is not None
 
 
 def credit_note_context(*, refund: Refund) -> dict:
@@ -102,6 +108,7 @@ def credit_note_context(*, refund: Refund) -> dict:
         "amount": format_minor(refund.amount_minor, refund.currency),
         "amount_words": amount_in_words(refund.amount_minor, refund.currency),
         "reason": refund.get_reason_display(),
+        "voided_at": refund.credit_note_voided_at,
     }
 
 

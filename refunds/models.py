@@ -105,6 +105,17 @@ class Refund(Case):
     last_psp_attempt_at = models.DateTimeField(null=True, blank=True, help_text="Last call to the PSP.")
     succeeded_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    psp_attempt_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this submission generation was first sent (the give-up clock).",
+    )
+    needs_attention_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="No final PSP answer in time (or the PSP reported something to check): a team lead looks at it.",
+    )
+    attention_reason = models.CharField(max_length=300, blank=True)
+    credit_note_voided_at = models.DateTimeField(
+        null=True, blank=True, help_text="The PSP reported the refund failed after it had succeeded.",
+    )
     state = FSMField(default=RefundState.PENDING_APPROVAL, choices=RefundState.choices, protected=True)
 
     class Meta:
@@ -144,6 +155,8 @@ class Refund(Case):
                          condition=Q(state__in=["pending_approval", "pending_second_approval", "failed"])),
             models.Index(fields=["created_at", "id"], name="refund_awaiting_created_idx",
                          condition=Q(state__in=["pending_approval", "pending_second_approval"])),
+            models.Index(fields=["needs_attention_at"], name="refund_needs_attention_idx",
+                         condition=Q(needs_attention_at__isnull=False)),
         ]
 
     # ---- transitions: in-memory changes only; refunds.services locks, checks, saves and journals ----
@@ -171,6 +184,7 @@ class Refund(Case):
     def submit(self) -> None:
         now = timezone.now()
         self.submitted_at = self.submitted_at or now
+        self.psp_attempt_started_at = now
         self.last_psp_attempt_at = now
 
     @transition(field=state, source=RefundState.PROCESSING, target=RefundState.SUCCEEDED, permission=_system)
@@ -179,8 +193,13 @@ class Refund(Case):
         self.failure_code = self.failure_message = ""
         self.succeeded_at = timezone.now()
 
-    @transition(field=state, source=RefundState.PROCESSING, target=RefundState.FAILED, permission=_system)
+    # From succeeded too: the PSP may report a refund failed after it had succeeded (refund.failed,
+    # REFUND_FAILED, REFUNDED_REVERSED). Its credit note is then voided; succeeded_at stays as issued.
+    @transition(field=state, source=[RefundState.PROCESSING, RefundState.SUCCEEDED], target=RefundState.FAILED,
+                permission=_system)
     def mark_failed(self, *, failure_code: str, failure_message: str = "", psp_refund_id: str = "") -> None:
+        if self.state == RefundState.SUCCEEDED:
+            self.credit_note_voided_at = timezone.now()
         self.failure_code = failure_code[:64]
         self.failure_message = failure_message[:500]
         if psp_refund_id:
@@ -194,7 +213,9 @@ class Refund(Case):
         self.psp_refund_id = ""
         self.failure_code = self.failure_message = ""
         self.failed_at = None
-        self.last_psp_attempt_at = timezone.now()
+        self.needs_attention_at = None
+        self.attention_reason = ""
+        self.last_psp_attempt_at = self.psp_attempt_started_at = timezone.now()
 
     # ---- reads ----
 

@@ -199,3 +199,13 @@ def refunds_awaiting_decision_by(queryset: QuerySet[Refund], user: Any) -> Query
         .exclude(Exists(decided))
     )
 
+
+
+def refunds_needing_attention():
+    """Flagged refunds, the unresolved (still processing) first, newest flag first."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return (Refund.objects.filter(needs_attention_at__isnull=False).select_related("payment")
+            .annotate(open_first=Case(When(state="processing", then=Value(0)), default=Value(1),
+                                      output_field=IntegerField()))
+            .order_by("open_first", "-needs_attention_at", "-id"))

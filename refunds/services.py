@@ -292,7 +292,11 @@ def refund_transition(*, case_id: int, name: str, actor: Any, reason: str = "", 
 
 def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
     """Prepare one PSP call: ``approved`` → ``processing`` (``submit``), or the ``processing`` refund's
-    current generation again (a retry after a timeout). None when there is nothing to send."""
+    current generation again (a retry after a timeout, or a status look-up when the PSP already named
+    the refund: ``psp_refund_id`` is then set and the task retrieves instead of creating). None when
+    there is nothing to send — also once ``REFUND_PSP_GIVE_UP_HOURS`` have passed since it was sent:
+    the refund is then flagged for the team leads instead of being sent again."""
+    give_up = False
     with transaction.atomic():
         try:
             refund = lock_case(Refund, refund_id, nowait=False)
@@ -303,10 +307,27 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
                                     expected_state=RefundState.APPROVED, nowait=False,
                                     context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt))
         elif refund.state == RefundState.PROCESSING:
-            Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
+            if refund.needs_attention_at is not None:
+                return None  # a team lead decides now; webhooks may still settle it
+            window = timedelta(hours=settings.REFUND_PSP_GIVE_UP_HOURS)
+            started = refund.psp_attempt_started_at or refund.submitted_at
+            if started is not None and timezone.now() - started >= window:
+                give_up = True
+            else:
+                Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
         else:
             return None
         payment = Payment.objects.get(pk=refund.payment_id)
+    if refund.state == RefundState.PROCESSING and give_up:
+        from .psp import refund_flag_needs_attention
+
+        named = f" (PSP refund {refund.psp_refund_id})" if refund.psp_refund_id else " and no PSP refund id"
+        refund_flag_needs_attention(
+            refund_id=refund_id, actor=CELERY,
+            reason=(f"No final answer from the PSP {settings.REFUND_PSP_GIVE_UP_HOURS} h after it was sent{named}: "
+                    "retrying stopped. Check the refund at the PSP."),
+        )
+        return None
     return RefundRequest(
         refund_id=refund.pk,
         reference=refund.reference or "",
@@ -317,6 +338,7 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
         currency=refund.currency,
         reason=refund.reason,
         attempt=refund.psp_attempt,
+        psp_refund_id=refund.psp_refund_id,
     )
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from backoffice.gateway import GatewayTransientError, get_gateway
+from backoffice.gateway import GatewayTransientError, gateway_for
 from backoffice.queueing import enqueue_now
 
 from .models import Refund, RefundState
@@ -43,8 +43,10 @@ def submit_refund(self, refund_id: int) -> str:
     if request is None:
         logger.info("submit_refund_nothing_to_do refund_id=%s", refund_id)
         return "nothing_to_do"
-    gateway = get_gateway()
-    result = gateway.refund(request)  # outside any transaction; GatewayTransientError → retry
+    gateway = gateway_for(request.psp)
+    # Outside any transaction; GatewayTransientError → retry. A refund the PSP already named is never
+    # created again: its status is looked up.
+    result = gateway.retrieve(request) if request.psp_refund_id else gateway.refund(request)
     refund_record_psp_result(refund_id=refund_id, result=result, attempt=request.attempt)
     logger.info("submit_refund refund_id=%s gateway=%s status=%s retries=%s", refund_id, gateway.name,
                 result.status, self.request.retries)
@@ -76,13 +78,15 @@ def enqueue_submit(refund_id: int) -> None:
 
 @shared_task(name="refunds.sweep_processing", acks_late=True)
 def sweep_processing() -> int:
-    """Re-send refunds approved or processing with no PSP answer for REFUND_SWEEP_AFTER_MINUTES
-    (the broker was down at approval, or a worker died mid-call). Same idempotency key: safe."""
+    """Re-send refunds approved or processing with no final PSP answer for REFUND_SWEEP_AFTER_MINUTES
+    (the broker was down at approval, a worker died mid-call, the PSP answered pending). Same
+    idempotency key, or a look-up once the PSP named the refund; after REFUND_PSP_GIVE_UP_HOURS the
+    refund is flagged for the team leads instead."""
     cutoff = timezone.now() - timedelta(minutes=settings.REFUND_SWEEP_AFTER_MINUTES)
     stuck = Refund.objects.filter(
         Q(state=RefundState.APPROVED, updated_at__lt=cutoff)
-        | Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff)
-    ).values_list("pk", flat=True)[:500]
+        | Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff, needs_attention_at__isnull=True)
+    ).order_by("last_psp_attempt_at").values_list("pk", flat=True)[:500]
     ids = list(stuck)
     logger.info("task_start task=refunds.sweep_processing stuck=%s", len(ids))
     for refund_id in ids:

@@ -144,3 +144,20 @@ def credit_note_download(request, pk: int):
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="{credit_note_number(refund=refund)}.pdf"'
     return response
+
+
+@login_required
+def needs_attention(request):
+    """``/refunds/needs-attention/`` (team leads): refunds the PSP never answered finally in time, and
+    refunds made at the PSP beyond what was left. Retrying stopped; a person checks them at the PSP."""
+    from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+    from django.core.paginator import Paginator
+
+    from backoffice.roles.predicates import is_team_lead
+
+    from .selectors import refunds_needing_attention
+
+    if not is_team_lead(request.user):
+        raise DjangoPermissionDenied
+    page = Paginator(refunds_needing_attention(), 25).get_page(request.GET.get("page"))
+    return render(request, "refunds/needs_attention.html", {"page": page})

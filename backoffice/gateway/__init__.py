@@ -5,7 +5,15 @@
 * ``sandbox`` (the default, ``backoffice.gateway.sandbox``): deterministic outcomes chosen by the
   amount, remembered per idempotency key in the ``gateway_sandboxrefund`` table, so failures and
   retries can be shown without a PSP account;
-* ``stripe`` (``backoffice.gateway.stripe_gateway``): the official ``stripe`` SDK.
+* ``stripe`` (``backoffice.gateway.stripe_gateway``): the official ``stripe`` SDK;
+* ``adyen`` (``backoffice.gateway.adyen_gateway``): the official ``Adyen`` library (Checkout API).
+
+``gateway_for(psp)`` is what the refund task uses: ``PAYMENT_GATEWAY`` names the gateway for every
+refund, or is ``psp`` to send each refund to the PSP that took its payment (Stripe or Adyen), so one
+installation can settle refunds with both.
+
+A refund that already has a PSP refund id is never created again: ``retrieve`` asks the PSP for
+its current status instead (the refund task's polling; webhooks usually answer first).
 
 A gateway is called outside any database transaction and row lock. It answers with a
 ``RefundResult`` (succeeded, pending or failed with a failure code) or raises
@@ -30,6 +38,7 @@ __all__ = [
     "RefundRequest",
     "RefundResult",
     "RefundStatus",
+    "gateway_for",
     "get_gateway",
 ]
 
@@ -54,6 +63,7 @@ class RefundRequest:
     reason: str = ""
     attempt: int = 1  # the submission generation this key belongs to (transient retries keep it)
     metadata: dict[str, str] = field(default_factory=dict)
+    psp_refund_id: str = ""  # set once the PSP named the refund: then it is retrieved, never created again
 
 
 @dataclass(frozen=True)
@@ -87,10 +97,16 @@ class PaymentGateway(Protocol):
         """Refund ``request.amount_minor``; the same ``idempotency_key`` never refunds twice."""
         ...
 
+    def retrieve(self, request: RefundRequest) -> RefundResult:
+        """The current status of the refund ``request.psp_refund_id`` (pending until the PSP decides)."""
+        ...
 
+
+BY_PSP = "psp"  # PAYMENT_GATEWAY value: route each refund to its payment's PSP
 GATEWAYS = {
     "sandbox": "backoffice.gateway.sandbox.SandboxGateway",
     "stripe": "backoffice.gateway.stripe_gateway.StripeGateway",
+    "adyen": "backoffice.gateway.adyen_gateway.AdyenGateway",
 }
 
 
@@ -104,3 +120,13 @@ def get_gateway(name: str | None = None) -> PaymentGateway:
             f"PAYMENT_GATEWAY={key!r} is not a gateway; use one of {', '.join(sorted(GATEWAYS))}."
         ) from exc
     return import_string(path)()
+
+
+def gateway_for(psp: str) -> PaymentGateway:
+    """The gateway for a refund of a payment taken by ``psp``: ``PAYMENT_GATEWAY=psp`` sends each refund
+    to the PSP that took its payment (Stripe or Adyen; a ``sandbox`` payment to the sandbox); any other
+    value names the one gateway every refund goes to (``sandbox``, the default, or ``stripe`` …)."""
+    configured = (getattr(settings, "PAYMENT_GATEWAY", "") or "sandbox").strip().lower()
+    if configured == BY_PSP:
+        return get_gateway(psp if psp in GATEWAYS else "sandbox")
+    return get_gateway(configured)

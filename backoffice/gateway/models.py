@@ -14,7 +14,9 @@ class SandboxRefund(models.Model):
     payment_reference = models.CharField(max_length=64)
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    status = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, help_text="The refund's current status (a pending one settles later).")
+    first_answer = models.CharField(max_length=16, blank=True,
+                                    help_text="What the first call answered: a replayed key gets it again.")
     failure_code = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0, help_text="Calls received with this idempotency key.")
     created_at = models.DateTimeField(auto_now_add=True)

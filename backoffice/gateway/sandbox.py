@@ -8,14 +8,15 @@ amount ends in         what the sandbox does
 ``57``                 executes the refund but the answer is lost: the first call raises a
                        timeout (``GatewayTransientError``); a retry with the same idempotency key
                        answers ``succeeded`` with the same refund id (one refund, not two)
-``66``                 answers ``pending`` first (final answer later); the next call with the
-                       same key answers ``succeeded``
+``66``                 answers ``pending``; the refund settles later: ``retrieve`` (the refund
+                       task's polling) then finds it ``succeeded``
+``67``                 answers ``pending``; it settles as ``failed`` (``expired_or_canceled_card``)
 anything else          ``succeeded``
 =====================  ==========================================================================
 
-Like a real PSP it remembers every idempotency key (table ``gateway_sandboxrefund``): the same key
-replays the first outcome and never refunds twice; the same key with another amount or payment
-is refused with ``idempotency_error``.
+Like Stripe it remembers every idempotency key (table ``gateway_sandboxrefund``): the same key
+replays the *first answer* (also ``pending`` after the refund settled) and never refunds twice;
+the same key with another amount or payment is refused with ``idempotency_error``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ DECLINES = {
     14: ("account_closed", "The customer's bank account has been closed."),
 }
 TIMEOUT_ONCE = 57
-PENDING_ONCE = 66
+SETTLES_SUCCEEDED = 66
+SETTLES_FAILED = 67
+LATE_FAILURE = ("expired_or_canceled_card", "The customer's card was cancelled before the refund settled.")
 
 
 class SandboxGateway:
@@ -53,21 +56,44 @@ class SandboxGateway:
                 )
             row.attempts += 1
             ending = request.amount_minor % 100
-            if row.status in (RefundStatus.SUCCEEDED, RefundStatus.FAILED):
-                pass  # replay the first outcome
-            elif ending in DECLINES:
-                row.status, row.failure_code = RefundStatus.FAILED, DECLINES[ending][0]
-            elif ending == PENDING_ONCE and row.attempts == 1:
-                row.status = RefundStatus.PENDING
-            else:
-                row.status = RefundStatus.SUCCEEDED
-                lost_answer = ending == TIMEOUT_ONCE and row.attempts == 1
-            row.save(update_fields=["attempts", "status", "failure_code", "updated_at"])
-        logger.info("sandbox_refund key=%s status=%s attempt=%s", request.idempotency_key, row.status, row.attempts)
+            if not row.first_answer:
+                if ending in DECLINES:
+                    row.status, row.failure_code = RefundStatus.FAILED, DECLINES[ending][0]
+                elif ending in (SETTLES_SUCCEEDED, SETTLES_FAILED):
+                    row.status = RefundStatus.PENDING
+                else:
+                    row.status = RefundStatus.SUCCEEDED
+                row.first_answer = row.status
+            lost_answer = ending == TIMEOUT_ONCE and row.attempts == 1
+            row.save(update_fields=["attempts", "status", "first_answer", "failure_code", "updated_at"])
+        logger.info("sandbox_refund key=%s answer=%s attempt=%s", request.idempotency_key, row.first_answer,
+                    row.attempts)
         if lost_answer:
             raise GatewayTransientError("The sandbox PSP timed out (the refund was executed).", code="psp_timeout")
-        message = DECLINES.get(request.amount_minor % 100, ("", ""))[1] if row.status == RefundStatus.FAILED else ""
-        return RefundResult(row.status, psp_refund_id=row.psp_refund_id, failure_code=row.failure_code,
+        return self._result(row, row.first_answer)
+
+    def retrieve(self, request: RefundRequest) -> RefundResult:
+        """The refund's current status; a pending one settles now (…66 succeeds, …67 fails)."""
+        with transaction.atomic():
+            row = SandboxRefund.objects.select_for_update().filter(psp_refund_id=request.psp_refund_id).first()
+            if row is None:
+                return RefundResult(RefundStatus.PENDING, psp_refund_id=request.psp_refund_id)
+            if row.status == RefundStatus.PENDING:
+                if row.amount_minor % 100 == SETTLES_FAILED:
+                    row.status, row.failure_code = RefundStatus.FAILED, LATE_FAILURE[0]
+                else:
+                    row.status = RefundStatus.SUCCEEDED
+                row.save(update_fields=["status", "failure_code", "updated_at"])
+        return self._result(row, row.status)
+
+    @staticmethod
+    def _result(row: SandboxRefund, status: str) -> RefundResult:
+        message = ""
+        if status == RefundStatus.FAILED:
+            message = dict(DECLINES.values()).get(row.failure_code) or (
+                LATE_FAILURE[1] if row.failure_code == LATE_FAILURE[0] else "")
+        return RefundResult(status, psp_refund_id=row.psp_refund_id,
+                            failure_code=row.failure_code if status == RefundStatus.FAILED else "",
                             failure_message=message)
 
     @staticmethod

@@ -93,9 +93,28 @@ class StripeGateway:
             return RefundResult(RefundStatus.FAILED, failure_code=exc.code or "invalid_request",
                                 failure_message=str(exc.user_message or exc)[:500])
         refund = created.to_dict()
-        status = STATUS_MAP.get(refund.get("status") or "", RefundStatus.PENDING)
-        failure = ""
-        if status == RefundStatus.FAILED:
-            failure = refund.get("failure_reason") or f"refund_{refund.get('status')}"
         logger.info("stripe_refund key=%s status=%s", request.idempotency_key, refund.get("status"))
-        return RefundResult(status, psp_refund_id=refund.get("id") or "", failure_code=failure)
+        return refund_result(refund)
+
+    def retrieve(self, request: RefundRequest) -> RefundResult:
+        """``GET /v1/refunds/{id}``: the refund's current status (never a new refund)."""
+        if not self.api_key:
+            raise GatewayTransientError("STRIPE_API_KEY is not set: the refund cannot be checked.",
+                                        code="psp_not_configured")
+        try:
+            found = self._client().v1.refunds.retrieve(request.psp_refund_id)
+        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError,
+                stripe.AuthenticationError, stripe.PermissionError, stripe.InvalidRequestError) as exc:
+            # Nothing is decided by a failed look-up: the refund stays as it is and is asked again later.
+            logger.warning("stripe_refund_retrieve_failed id=%s error=%s", request.psp_refund_id, type(exc).__name__)
+            raise GatewayTransientError(f"Stripe did not answer the look-up: {type(exc).__name__}.") from exc
+        return refund_result(found.to_dict())
+
+
+def refund_result(refund: dict) -> RefundResult:
+    """A Stripe ``refund`` object → ``RefundResult`` (``failure_reason`` as the failure code)."""
+    status = STATUS_MAP.get(refund.get("status") or "", RefundStatus.PENDING)
+    failure = ""
+    if status == RefundStatus.FAILED:
+        failure = refund.get("failure_reason") or f"refund_{refund.get('status')}"
+    return RefundResult(status, psp_refund_id=refund.get("id") or "", failure_code=failure)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "backoffice.api",
     "backoffice.gateway",
     "backoffice.insight",
+    "backoffice.webhooks",
     "invoices",
     "disputes",
     "refunds",
@@ -172,7 +173,24 @@ REFUND_SWEEP_AFTER_MINUTES = env_int("REFUND_SWEEP_AFTER_MINUTES", 15)
 PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
-STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+ADYEN_API_KEY = os.environ.get("ADYEN_API_KEY", "")
+ADYEN_MERCHANT_ACCOUNT = os.environ.get("ADYEN_MERCHANT_ACCOUNT", "")
+ADYEN_ENVIRONMENT = os.environ.get("ADYEN_ENVIRONMENT", "test")
+ADYEN_LIVE_PREFIX = os.environ.get("ADYEN_LIVE_PREFIX", "")
+ADYEN_API_BASE = os.environ.get("ADYEN_API_BASE", "")
+ADYEN_DEFENSE_REASON_CODE = os.environ.get("ADYEN_DEFENSE_REASON_CODE", "SupplyDefenseMaterial")
+# A refund without a final PSP answer after this many hours stops being retried and waits for a team lead.
+# Stripe keeps idempotency keys for at least 24 hours: re-sending with the same key later could pay twice.
+REFUND_PSP_GIVE_UP_HOURS = env_int("REFUND_PSP_GIVE_UP_HOURS", 24)
+if not 0 < REFUND_PSP_GIVE_UP_HOURS <= 24:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("REFUND_PSP_GIVE_UP_HOURS must be between 1 and 24 (the PSP keeps idempotency keys "
+                               "for at least 24 hours).")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")  # comma-separated: several during rotation
+ADYEN_HMAC_KEY = os.environ.get("ADYEN_HMAC_KEY", "")  # hex, comma-separated: several during rotation
+WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)  # oldest signature timestamp accepted
+WEBHOOK_MAX_FUTURE_SECONDS = env_int("WEBHOOK_MAX_FUTURE_SECONDS", 60)  # clock skew allowed ahead of ours
 
 # REST API.
 REST_FRAMEWORK = {

@@ -173,14 +173,14 @@ ALLOWED = {
     "submit_evidence": {"needs_response": "under_review"},
     "accept": {"needs_response": "accepted"},
     "expire": {"needs_response": "expired"},
-    "mark_won": {"under_review": "won"},
-    "mark_lost": {"under_review": "lost"},
+    "mark_won": {"under_review": "won", "needs_response": "won"},  # from needs_response: the PSP only
+    "mark_lost": {"under_review": "lost", "needs_response": "lost"},
     "reopen": {"won": "needs_response", "lost": "needs_response"},
 }
 # Who may take each transition (DESIGN.md), so only the state decides in this test.
 ACTOR = {
     "open_chargeback": "specialist", "close_inquiry": "specialist", "submit_evidence": "specialist",
-    "accept": "lead", "expire": "system", "mark_won": "system", "mark_lost": "lead", "reopen": "lead",
+    "accept": "lead", "expire": "system", "mark_won": "system", "mark_lost": "system", "reopen": "lead",
 }
 
 

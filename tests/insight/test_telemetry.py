@@ -63,7 +63,7 @@ def test_metrics_parse_and_carry_the_business_metrics(client, business_data):
     assert {m.name for m in registered_metrics()} <= families
     assert {"backoffice_open_cases", "backoffice_disputes_overdue", "backoffice_refunds_awaiting_approval",
             "backoffice_refunds_failed", "backoffice_task_runs", "backoffice_task_failures",
-            "backoffice_schedule_runs", "backoffice_case_alerts"} <= families
+            "backoffice_schedule_runs", "backoffice_case_alerts", "backoffice_webhook_deliveries"} <= families
 
 
 @pytest.mark.django_db

@@ -70,10 +70,17 @@ def test_sandbox_times_out_once_on_57_after_executing_and_the_retry_returns_the_
 
 
 @pytest.mark.django_db
-def test_sandbox_answers_pending_on_66_then_succeeded():
+@pytest.mark.parametrize(("amount", "settled", "code"), [(1066, RefundStatus.SUCCEEDED, ""),
+                                                          (1067, RefundStatus.FAILED, "expired_or_canceled_card")])
+def test_sandbox_answers_pending_replays_pending_like_stripe_and_settles_on_retrieve(amount, settled, code):
     gateway = SandboxGateway()
-    assert gateway.refund(make_request(1066)).status == RefundStatus.PENDING
-    assert gateway.refund(make_request(1066)).status == RefundStatus.SUCCEEDED
+    first = gateway.refund(make_request(amount))
+    assert first.status == RefundStatus.PENDING and first.psp_refund_id
+
+    looked_up = gateway.retrieve(make_request(amount, psp_refund_id=first.psp_refund_id))
+
+    assert (looked_up.status, looked_up.failure_code, looked_up.psp_refund_id) == (settled, code, first.psp_refund_id)
+    assert gateway.refund(make_request(amount)) == first  # the same key replays the first answer, as Stripe does
     assert SandboxRefund.objects.count() == 1
 
 

@@ -24,7 +24,8 @@ DEMO_USERS = [
     ("admin", ["team_lead"], True),
 ]
 # Each module has ``seed(*, rng: random.Random) -> None``; missing modules are skipped.
-SEED_MODULES = ["invoices.demo", "disputes.demo", "refunds.demo", "invoices.demo_extensions"]
+SEED_MODULES = ["invoices.demo", "disputes.demo", "refunds.demo", "invoices.demo_extensions",
+                "backoffice.webhooks.demo"]
 
 
 def seed_users() -> None:
