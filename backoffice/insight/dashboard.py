@@ -27,7 +27,7 @@ from .audit import EARLIEST, LATEST, neutralise
 from .charts import Series, bar_chart
 
 CACHE_SECONDS = 60
-DEFAULT_DAYS = 90
+DEFAULT_DAYS = 30
 MAX_DAYS = 731
 
 
