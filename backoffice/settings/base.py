@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "backoffice.web.preferences.ReaderMiddleware",
     "backoffice.web.middleware.RequestContextMiddleware",
     "backoffice.insight.logs.LogContextMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -141,13 +142,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/queues/mine/"
+LOGIN_REDIRECT_URL = "/"  # the landing page per role (backoffice.web.views.home)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO dates in Django's own output (the admin): never US month/day order.
+FORMAT_MODULE_PATH = ["backoffice.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
