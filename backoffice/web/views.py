@@ -99,6 +99,10 @@ def queue(request, name: str):
     from .selectors import API_ONLY_FILTERS, clean_query, saved_views
 
     types = [spec for spec in case_types() if spec.queue(name, request.user) is not None]
+    if name == "approvals":
+        # Money first: refunds, then extensions, then proposals to accept disputes.
+        preference = {"refunds": 0, "extensions": 1, "disputes": 2}
+        types.sort(key=lambda spec: preference.get(spec.key, 9))
     if not types:
         return render(request, "queues/queue.html", {"queue_name": name, "types": [], "table": None})
     key = request.GET.get("type") or types[0].key
