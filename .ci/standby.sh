@@ -29,9 +29,17 @@ fi
 
 if [ -f "$DATA/postmaster.pid" ]; then as_pg "$BIN/pg_ctl" -D "$DATA" -m fast stop || true; fi
 rm -rf "$DATA"
+# A physical replication slot keeps the primary's WAL until the standby has streamed it: without one,
+# a busy primary recycles the segments written between the base backup and the standby's start,
+# and the standby never catches up ("requested WAL segment ... has already been removed").
+SLOT="standby_$STANDBY_PORT"
+psql_at "$PRIMARY_PORT" "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT'" >/dev/null
+# ... but never more than a bounded amount, so a standby left stopped cannot fill the primary's disk.
+psql_at "$PRIMARY_PORT" "ALTER SYSTEM SET max_slot_wal_keep_size = '4GB'" >/dev/null
+psql_at "$PRIMARY_PORT" 'SELECT pg_reload_conf()' >/dev/null
 mkdir -p "$(dirname "$DATA")" && chown postgres:postgres "$(dirname "$DATA")"
 echo "pg_basebackup of 127.0.0.1:$PRIMARY_PORT into $DATA"
-as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$DATA" -R -X stream -c fast
+as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$DATA" -R -X stream -c fast -C -S "$SLOT"
 # Debian keeps the configuration outside the data directory: give the standby its own.
 cat > "$DATA/postgresql.conf" <<CONF
 port = $STANDBY_PORT
@@ -49,7 +57,7 @@ host all all 127.0.0.1/32 trust
 CONF
 chown postgres:postgres "$DATA/postgresql.conf" "$DATA/pg_hba.conf"
 touch "$LOG" && chown postgres:postgres "$LOG"
-as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w start
+as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 300 start
 for _ in $(seq 1 30); do
   [ "$(psql_at "$STANDBY_PORT" "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'" 2>/dev/null)" = "1" ] && break
   sleep 1

@@ -184,3 +184,68 @@ def format_minor(amount_minor: int, currency: str, locale: str = "en_US") -> str
 
 class _FloatAmountError(MoneyError, TypeError):
     """A float was passed where an exact amount is needed (both a MoneyError and a TypeError)."""
+
+
+# ---------------------------------------------------------------- money for readers (pages, tables)
+
+_SYMBOL_SPACE = "\xa0"
+
+
+@lru_cache(maxsize=256)
+def home_symbol(currency: str) -> str:
+    """The symbol a currency has where it is used (``KZT`` → ``₸``, ``AZN`` → ``₼``, ``UZS`` → ``soʻm``),
+    from the CLDR data of the locales of the territories that use it; the ISO code when none has one."""
+    from babel.core import get_global, localedata
+
+    currency = _check_currency(currency)
+    territories = [territory for territory, entries in get_global("territory_currencies").items()
+                   if any(entry[0] == currency and entry[1] is not None and entry[2] is None for entry in entries)]
+    candidates: list[str] = []
+    for identifier in localedata.locale_identifiers():
+        parts = identifier.split("_")
+        if len(parts) >= 2 and parts[-1] in territories:
+            candidates.append(identifier)
+    # "uz_UZ" before "uz_Cyrl_UZ": the plain language-territory locale is the one in common use.
+    for identifier in sorted(candidates, key=lambda name: (name.count("_"), name)):
+        symbol = Locale.parse(identifier).currency_symbols.get(currency)
+        if symbol and symbol != currency and _readable_in_latin_text(symbol):
+            return symbol
+    return currency
+
+
+def _readable_in_latin_text(symbol: str) -> bool:
+    """A symbol that reads well inside a Latin-script page: signs (₸, ₼) or Latin letters, no bidi marks."""
+    import unicodedata
+
+    for char in symbol:
+        category = unicodedata.category(char)
+        if category.startswith("C"):
+            return False
+        if char.isalpha() and category != "Lm" and not unicodedata.name(char, "").startswith("LATIN"):
+            return False
+    return True
+
+
+def format_money(amount_minor: int, currency: str, locale: str = "en_US") -> str:
+    """Minor units for a reader in ``locale``: the locale's grouping, decimal sign and pattern, the
+    currency's own number of decimals, and its symbol — the locale's, or where the locale has none
+    (English has none for KZT, AZN, UZS) the symbol used at home (``₸411,244.93``, ``soʻm 151,800,000.00``).
+    """
+    text = format_minor(amount_minor, currency, locale)
+    try:
+        babel_locale = Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError, AttributeError):  # pragma: no cover - format_minor refused
+        return text
+    if babel_locale.currency_symbols.get(currency, currency) != currency or currency not in text:
+        return text
+    symbol = home_symbol(currency)
+    if symbol == currency:
+        return text
+    start = text.index(currency)
+    before, after = text[:start], text[start + len(currency):]
+    # CLDR currency spacing: a symbol that ends (or starts) with a letter is kept apart from the digits.
+    if symbol[-1].isalpha() and after[:1].isdigit():
+        after = _SYMBOL_SPACE + after
+    if symbol[0].isalpha() and before[-1:].isdigit():
+        before = before + _SYMBOL_SPACE
+    return f"{before}{symbol}{after}"

@@ -244,7 +244,7 @@ def _cases_sql() -> list[tuple[str, str]]:
             INSERT INTO disputes_dispute (id, reference, assignee_id, priority, due_at, internal_due_at, created_at,
                 updated_at, payment_id, amount_minor, currency, network, reason_code_id, psp, psp_dispute_id, stage,
                 state, evidence_overridden, submitted_at, resolved_at, escalated_at, packet, packet_sha256)
-            SELECT b.g, 'DSP-' || lpad(b.g::text, 6, '0'),
+            SELECT b.g, 'DSP-' || lpad(b.g::text, greatest(6, length(b.g::text)), '0'),
                    CASE WHEN b.g %% 3 = 0 THEN NULL
                         ELSE (%(specs)s::bigint[])[1 + (b.g / 3) %% cardinality(%(specs)s::bigint[])] END,
                    2, b.due, b.due - interval '48 hours', b.due - interval '20 days', b.due - interval '1 day',
@@ -273,7 +273,7 @@ def _cases_sql() -> list[tuple[str, str]]:
                 updated_at, payment_id, amount_minor, currency, reason, note, requester_id, idempotency_key,
                 psp_refund_id, psp_attempt, failure_code, failure_message, approved_at, decided_at, submitted_at,
                 last_psp_attempt_at, succeeded_at, failed_at, state)
-            SELECT b.g, 'RFD-' || lpad(b.g::text, 6, '0'),
+            SELECT b.g, 'RFD-' || lpad(b.g::text, greatest(6, length(b.g::text)), '0'),
                    CASE WHEN b.g %% 4 = 0 THEN (%(leads)s::bigint[])[1 + b.g %% cardinality(%(leads)s::bigint[])] END,
                    2, b.created + interval '5 days', b.created + interval '3 days', b.created, b.created,
                    p.id, greatest(1, p.amount_minor / 10), p.currency,
@@ -306,7 +306,7 @@ def _cases_sql() -> list[tuple[str, str]]:
                 created_at, updated_at, invoice_id, new_due_date, original_due_at, days_requested, reason,
                 requester_id, customer_broke_promise_recently, decided_by_id, decided_at, decision_reason, closed_at,
                 state)
-            SELECT b.g, 'EXT-' || lpad(b.g::text, 6, '0'), NULL, 2,
+            SELECT b.g, 'EXT-' || lpad(b.g::text, greatest(6, length(b.g::text)), '0'), NULL, 2,
                    date_trunc('day', b.new_due) + interval '1 day' - interval '1 microsecond', NULL,
                    inv.due_at, inv.due_at, inv.id, b.new_due::date, inv.due_at,
                    greatest(1, (b.new_due::date - inv.due_at::date)), 'Customer asked for more time to pay.',

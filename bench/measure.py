@@ -366,7 +366,14 @@ def measure_transitions(*, per_worker: int, worker_counts=(1, 2, 4)) -> list[dic
             started = time.perf_counter()
             procs = [subprocess.Popen([sys.executable, "-m", "bench.transitions_worker", kind, ",".join(map(str, c))],
                                       cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for c in chunks]
-            outputs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+            outputs = []
+            for proc in procs:
+                lines = proc.communicate()[0].strip().splitlines()
+                outputs.append(json.loads(lines[-1]) if proc.returncode == 0 and lines else
+                               {"done": 0, "failed": 0, "seconds": 0.0, "crashed": proc.returncode})
+            if any("crashed" in o for o in outputs):
+                results.append({"kind": kind, "workers": workers, "error": "a worker process crashed (see stderr)"})
+                continue
             wall = time.perf_counter() - started
             done = sum(o["done"] for o in outputs)
             busy = max(o["seconds"] for o in outputs)

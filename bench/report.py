@@ -95,8 +95,13 @@ def render(results: dict[str, Any]) -> str:
         f"PostgreSQL {m['postgres']} |",
         f"| load average before (1/5/15 min) | {load} — "
         f"{'otherwise idle' if m['load_before'][0] < 0.5 else 'NOT idle: other jobs were running on the 2 cores'} |",
-        "",
     ]
+    earlier = results.get("merged_from")
+    if earlier:
+        lines.append(f"| sections kept from an earlier run | {earlier.get('started')} at `{earlier.get('commit')}`, "
+                     f"load {' / '.join(f'{x:.2f}' for x in earlier.get('load_before', []))} |")
+    lines.append(f"| sections measured in this run | {', '.join(results.get('sections', []))} |")
+    lines.append("")
     sizes = results.get("sizes", {})
     if sizes:
         lines += ["## Data set", "", "| table | rows | size (MB) | of which indexes (MB) |", "|---|---:|---:|---:|"]
@@ -117,7 +122,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "## Pages and lists", "",
             "Server time in-process (Django test client, full middleware and rendering), median and p95 of "
-            f"{next(iter(probes.values()))['n']} interleaved rounds after 2 warm-up rounds. *SQL* is the time "
+            f"{next(iter(probes.values()))['n']} interleaved rounds after warm-up rounds. *SQL* is the time "
             "PostgreSQL spent on all the page's queries (one extra pass); *rest* = median − SQL (Python: view, "
             "template, serializer). *main raw* is the page's slowest query run alone (median of 5), "
             "*SQL/raw* the page's SQL over it. *vs admin* / *vs plain*: how many times faster than the stock admin "

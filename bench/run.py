@@ -76,10 +76,14 @@ def main() -> int:
     parser.add_argument("--scale", default=os.environ.get("SCALE") or "full", choices=["full", "small", "tiny"])
     parser.add_argument("--reload", action="store_true", help="drop the bench database and load it again")
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("ROUNDS") or 20))
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--probes", default="", help="only the pages whose group or label matches this regex")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--only", nargs="*", default=[], choices=SECTIONS)
     parser.add_argument("--output", default=str(ROOT / "docs" / "PERFORMANCE.md"))
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other sections of the last run (--json) and replace only those measured now")
     args = parser.parse_args()
 
     env = {**os.environ, "DATABASE_URL": _db_url(args.scale), "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -91,6 +95,11 @@ def main() -> int:
     os.environ.pop("DATABASE_REPLICA_URL", None)
     sections = [s for s in SECTIONS if (not args.only or s in args.only) and s not in args.skip]
     started_at = datetime.now(UTC)
+    # The code measured is the code at the start (a commit made during a long run must not be credited).
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip())
     load_before = os.getloadavg()
     prep = prepare(args.scale, reload=args.reload, env=env)
 
@@ -101,12 +110,24 @@ def main() -> int:
     from bench import measure, report
 
     results: dict = {"scale": args.scale, "prepare": prep, "sections": sections}
+    if args.merge and Path(args.json).exists():
+        previous = json.loads(Path(args.json).read_text())
+        if previous.get("scale") == args.scale:
+            kept = {k: v for k, v in previous.items() if k in ("probes", "tasks", "transitions", "pdfs", "export",
+                                                                "verify")}
+            results.update(kept)
+            results["merged_from"] = previous.get("machine", {})
     sample = measure.sample_keys()
     results["sample"] = sample
     results["sizes"] = report.table_sizes()
     if "pages" in sections:
         items = measure.probes(sample)
-        measure.run_probes(items, rounds=args.rounds)
+        if args.probes:
+            import re
+
+            wanted = re.compile(args.probes)
+            items = [p for p in items if wanted.search(f"{p.group} {p.label}")]
+        measure.run_probes(items, rounds=args.rounds, warmup=args.warmup)
         results["probes"] = [report.probe_dict(p) for p in items]
     if "tasks" in sections:
         results["tasks"] = measure.measure_tasks()
@@ -121,10 +142,8 @@ def main() -> int:
     results["machine"] = {
         "started": started_at.isoformat(timespec="seconds"),
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                 text=True).stdout.strip(),
-        "dirty": bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                     capture_output=True, text=True).stdout.strip()),
+        "commit": commit,
+        "dirty": dirty,
         "cpu": report.cpu_model(), "cores": os.cpu_count(), "memory_gb": report.memory_gb(),
         "python": platform.python_version(), "postgres": report.postgres_version(),
         "load_before": load_before, "load_after": os.getloadavg(),

@@ -10,11 +10,21 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from backoffice.admin_money import money_display
 from backoffice.errors import DomainError
+from backoffice.roles.predicates import is_team_lead
 
 from .filters import DisputeFilter
-from .models import Dispute, DisputeReportImport, EvidenceItem, PspSubmission, ReasonCode
-from .services import dispute_transition
+from .models import (
+    AcceptanceProposal,
+    CoverLetterTemplate,
+    Dispute,
+    DisputeReportImport,
+    EvidenceItem,
+    PspSubmission,
+    ReasonCode,
+)
+from .services import cover_letter_template_set, dispute_transition
 
 
 def filterset_list_filter(filter_name: str, title: str, lookups=None) -> type[admin.SimpleListFilter]:
@@ -64,9 +74,10 @@ def _transition_action(name: str, label: str):
 
 @admin.register(Dispute)
 class DisputeAdmin(admin.ModelAdmin):
-    list_display = ["reference", "state", "stage", "network", "reason_code", "amount_minor", "currency",
+    list_display = ["reference", "state", "stage", "network", "reason_code", "amount", "currency",
                     "assignee", "internal_due_at", "due_at"]
     list_select_related = ["reason_code", "assignee"]
+    amount = money_display("amount_minor")
     list_filter = [
         filterset_list_filter("state", "state"),
         filterset_list_filter("stage", "stage"),
@@ -135,6 +146,63 @@ class EvidenceItemAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # evidence_add validates and journals
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CoverLetterTemplate)
+class CoverLetterTemplateAdmin(admin.ModelAdmin):
+    """The cover letter each reason code starts from; saved through ``cover_letter_template_set`` (team leads)."""
+
+    list_display = ["reason_code", "updated_by", "updated_at"]
+    list_select_related = ["reason_code", "updated_by"]
+    fields = ["reason_code", "body"]
+    autocomplete_fields = ["reason_code"]
+    search_fields = ["reason_code__code", "reason_code__title"]
+    help_texts = {"body": "Placeholders: $customer, $amount, $invoice, $captured, $reason_code, $reason_title, "
+                          "$merchant, $prior_payments. Separate paragraphs with a blank line."}
+
+    def has_add_permission(self, request):
+        return bool(is_team_lead(request.user))
+
+    def has_change_permission(self, request, obj=None):
+        return bool(is_team_lead(request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        return bool(is_team_lead(request.user))
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["help_texts"] = self.help_texts
+        return super().get_form(request, obj, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = cover_letter_template_set(actor=request.user, reason_code=obj.reason_code, body=obj.body)
+            obj.pk = saved.pk
+        except DomainError as err:
+            messages.error(request, err.message)
+
+    def delete_model(self, request, obj):
+        cover_letter_template_set(actor=request.user, reason_code=obj.reason_code, body="")
+
+
+@admin.register(AcceptanceProposal)
+class AcceptanceProposalAdmin(admin.ModelAdmin):
+    """Specialists' proposals to accept liability, read-only (decided on the dispute page)."""
+
+    list_display = ["created_at", "dispute", "proposed_by", "decision", "decided_by", "decided_at"]
+    list_select_related = ["dispute", "proposed_by", "decided_by"]
+    list_filter = ["decision"]
+    search_fields = ["=dispute__reference"]
+    readonly_fields = [f.name for f in AcceptanceProposal._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from backoffice.filtering import DayBoundFilter, MajorAmountFilter
 from backoffice.roles.models import Role
 
 from .models import Dispute, DisputeStage, DisputeState, Network, ReasonCategory, ReasonCode
@@ -38,8 +39,10 @@ class DisputeFilter(django_filters.FilterSet):
                                              label="Amount to (minor units)")
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte", label="Due before")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", label="Due after")
+    amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")
+    amount_to = MajorAmountFilter(field_name="amount_minor", lower=False, label="Amount to")
+    due_after = DayBoundFilter(field_name="due_at", lookup_expr="gte", label="Due from")
+    due_before = DayBoundFilter(field_name="due_at", lookup_expr="lte", label="Due until")
     due_within = django_filters.NumberFilter(method="filter_due_within", min_value=0, max_value=3650,
                                              label="Internal due within (days)")
     q = django_filters.CharFilter(method="search", max_length=200, label="Reference, PSP id or customer")
@@ -47,7 +50,7 @@ class DisputeFilter(django_filters.FilterSet):
     class Meta:
         model = Dispute
         fields = ["state", "stage", "network", "category", "reason_code", "amount_min", "amount_max", "currency",
-                  "assignee", "due_before", "due_after", "due_within", "q"]
+                  "assignee", "amount_from", "amount_to", "due_after", "due_before", "due_within", "q"]
 
     def filter_category(self, queryset: QuerySet[Dispute], name: str, value: list[str]) -> QuerySet[Dispute]:
         """By the reason codes of these categories (a short id list the planner can match to an index),

@@ -252,6 +252,8 @@ class Dispute(Case):
         "open_chargeback", "close_inquiry", "submit_evidence", "accept", "mark_won", "mark_lost", "reopen",
     )
     SYSTEM_TRANSITIONS = ("expire",)
+    # Files uploaded to a dispute are evidence (one upload path: everything reaches the packet).
+    UPLOADS_ARE_EVIDENCE = True
 
     State = DisputeState
     Stage = DisputeStage
@@ -414,6 +416,78 @@ class EvidenceItem(models.Model):
     @property
     def is_image(self) -> bool:
         return self.mime_type.startswith("image/")
+
+
+class CoverLetterTemplate(models.Model):
+    """The cover letter a reason code starts from, editable by team leads in the admin.
+
+    ``$customer``, ``$amount``, ``$invoice``, ``$captured``, ``$reason_code``, ``$reason_title``,
+    ``$merchant``, ``$prior_payments`` are filled in per dispute; paragraphs are separated by a blank line.
+    Without a template for its reason code a dispute starts from the built-in argument for its category.
+    """
+
+    reason_code = models.OneToOneField(ReasonCode, on_delete=models.CASCADE, related_name="cover_letter_template")
+    body = models.TextField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="coverlettertemplate_body_present")]
+
+    def __str__(self) -> str:
+        return f"Cover letter for {self.reason_code}"
+
+
+class CoverLetter(models.Model):
+    """This dispute's cover letter as a specialist edited it (the packet uses it instead of the template)."""
+
+    dispute = models.OneToOneField(Dispute, on_delete=models.CASCADE, related_name="cover_letter")
+    body = models.TextField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=~Q(body=""), name="coverletter_body_present")]
+
+    def __str__(self) -> str:
+        return f"Cover letter of dispute {self.dispute_id}"
+
+
+class AcceptanceProposal(models.Model):
+    """A specialist proposes to accept liability for a dispute; a team lead decides (accept or decline).
+
+    At most one open proposal per dispute. It is in the team leads' approvals queue while open.
+    """
+
+    class Decision(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="acceptance_proposals")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField()
+    decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.OPEN)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+")
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dispute"], condition=Q(decision="open"),
+                                    name="acceptanceproposal_one_open_per_dispute"),
+            models.CheckConstraint(condition=~Q(reason=""), name="acceptanceproposal_reason_present"),
+            models.CheckConstraint(condition=Q(decision="open") | Q(decided_at__isnull=False),
+                                   name="acceptanceproposal_decided_has_time"),
+        ]
+        indexes = [models.Index(fields=["decision", "dispute"], name="acceptproposal_decision_idx")]
+
+    def __str__(self) -> str:
+        return f"Proposal to accept dispute {self.dispute_id}"
 
 
 class PspSubmissionStatus(models.TextChoices):

@@ -1,6 +1,9 @@
-"""The evidence packet PDF sent to the issuer: cover letter with a summary argument chosen by the
-reason's category, dispute and payment facts, the invoice and its lines, each evidence item (text
-inline, images embedded, PDFs listed, text files quoted) and a SHA-256 manifest of the files.
+"""The evidence packet PDF sent to the issuer: cover letter (the dispute's own edited letter, else its
+reason code's template, else a summary argument chosen by the reason's category), dispute and
+payment facts, the invoice and its lines, each evidence item (text inline, images embedded, text
+files quoted, anything else listed with its hash), a SHA-256 manifest of the files, and every PDF
+evidence document merged in after the manifest as an appendix (pypdf). Files attached to the
+dispute through the generic case upload are evidence too ("Other").
 
 Rendered from a snapshot read without locks (never while a row lock is held) by WeasyPrint via
 ``backoffice.pdf.render_pdf``, which loads nothing but the packet's own files. Every piece of
@@ -9,10 +12,12 @@ user text goes through the template's autoescaping; nothing is marked safe.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import PurePosixPath
+from string import Template
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +28,15 @@ from backoffice.money import format_minor
 from backoffice.pdf import file_url, render_pdf
 from invoices.models import Invoice, InvoiceLine, Payment
 
-from .models import Dispute, EvidenceChecklist, EvidenceItem, EvidenceKind, ReasonCategory
+from .models import (
+    CoverLetter,
+    CoverLetterTemplate,
+    Dispute,
+    EvidenceChecklist,
+    EvidenceItem,
+    EvidenceKind,
+    ReasonCategory,
+)
 from .selectors import dispute_evidence, invoice_lines
 
 TEXT_PREVIEW_CHARS = 20_000
@@ -43,6 +56,33 @@ class PacketFile:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """A file attached to the dispute outside the evidence form, shown in the packet as "Other" evidence."""
+
+    pk: str
+    file: Any
+    kind: str
+    text: str
+    sha256: str
+    mime_type: str
+    size: int
+    original_name: str
+    added_by: Any
+    created_at: datetime
+    stage: str
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+    def get_kind_display(self) -> str:
+        return str(EvidenceKind.OTHER.label)
+
+    def get_stage_display(self) -> str:
+        return "attached to the case"
+
+
+@dataclass(frozen=True)
 class PacketSnapshot:
     dispute: Dispute
     payment: Payment
@@ -54,25 +94,36 @@ class PacketSnapshot:
     prior_payments: int
     prior_disputed: int
     taken_at: datetime
+    cover_letter: str = ""  # the dispute's edited letter
+    letter_template: str = ""  # its reason code's template
 
     @property
     def evidence_ids(self) -> frozenset[int]:
-        return frozenset(item.pk for item in self.evidence)
+        return frozenset(item.pk for item in self.evidence if isinstance(item, EvidenceItem))
 
 
-def packet_snapshot(*, dispute_id: int) -> PacketSnapshot:
+def packet_snapshot_for_letter(*, dispute_id: int) -> PacketSnapshot:
+    """The facts the cover letter needs, without reading any file (for the dispute page's letter editor)."""
+    return packet_snapshot(dispute_id=dispute_id, with_files=False)
+
+
+def packet_snapshot(*, dispute_id: int, with_files: bool = True) -> PacketSnapshot:
     """Everything the packet shows, read once (no lock) so rendering can happen outside any transaction."""
     dispute = Dispute.objects.select_related(
         "reason_code", "payment__invoice__customer", "payment__customer", "assignee"
     ).get(pk=dispute_id)
     payment = dispute.payment
-    evidence = list(dispute_evidence(dispute=dispute))
-    files: dict[int, PacketFile] = {}
+    evidence: list[Any] = list(dispute_evidence(dispute=dispute))
+    evidence += _case_attachments(dispute)
+    files: dict[Any, PacketFile] = {}
     for item in evidence:
-        if item.file:
+        if item.file and with_files:
             suffix = PurePosixPath(item.file.name).suffix.lower()
             with item.file.storage.open(item.file.name, "rb") as handle:
                 files[item.pk] = PacketFile(key=f"evidence-{item.pk}{suffix}", item=item, data=handle.read())
+    letter = CoverLetter.objects.filter(dispute_id=dispute.pk).values_list("body", flat=True).first() or ""
+    template = (CoverLetterTemplate.objects.filter(reason_code_id=dispute.reason_code_id)
+                .values_list("body", flat=True).first() or "")
     earlier = Payment.objects.filter(customer_id=payment.customer_id, captured_at__lt=payment.captured_at)
     return PacketSnapshot(
         dispute=dispute,
@@ -85,7 +136,56 @@ def packet_snapshot(*, dispute_id: int) -> PacketSnapshot:
         prior_payments=earlier.count(),
         prior_disputed=earlier.filter(disputes__isnull=False).distinct().count(),
         taken_at=timezone.now(),
+        cover_letter=letter,
+        letter_template=template,
     )
+
+
+def _case_attachments(dispute: Dispute) -> list[AttachedFile]:
+    from django.contrib.contenttypes.models import ContentType
+
+    from backoffice.cases.models import Attachment
+
+    rows = Attachment.objects.filter(content_type=ContentType.objects.get_for_model(Dispute),
+                                     object_id=dispute.pk).select_related("uploaded_by").order_by("created_at", "id")
+    return [AttachedFile(pk=f"attachment-{row.pk}", file=row.file, kind=EvidenceKind.OTHER, text="",
+                         sha256=row.sha256, mime_type=row.mime_type, size=row.size, original_name=row.original_name,
+                         added_by=row.uploaded_by, created_at=row.created_at, stage="") for row in rows]
+
+
+LETTER_PLACEHOLDERS = ("customer", "amount", "invoice", "captured", "reason_code", "reason_title", "merchant",
+                       "prior_payments")
+
+
+def letter_values(snapshot: PacketSnapshot) -> dict[str, str]:
+    dispute, payment = snapshot.dispute, snapshot.payment
+    return {
+        "customer": payment.customer.name,
+        "amount": format_minor(payment.amount_minor, payment.currency),
+        "invoice": snapshot.invoice.number,
+        "captured": f"{payment.captured_at:%d %B %Y}",
+        "reason_code": dispute.reason_code.code,
+        "reason_title": dispute.reason_code.title,
+        "merchant": getattr(settings, "DISPUTE_MERCHANT_NAME", "Billing operations"),
+        "prior_payments": str(snapshot.prior_payments),
+    }
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [" ".join(part.split()) for part in text.replace("\r\n", "\n").split("\n\n") if part.strip()]
+
+
+def letter_text(snapshot: PacketSnapshot) -> str:
+    """The letter's body as editable text: the edited letter, else the template filled in, else the built-in one."""
+    if snapshot.cover_letter:
+        return snapshot.cover_letter
+    if snapshot.letter_template:
+        return Template(snapshot.letter_template).safe_substitute(letter_values(snapshot))
+    return "\n\n".join(summary_argument(snapshot))
+
+
+def letter_paragraphs(snapshot: PacketSnapshot) -> list[str]:
+    return _paragraphs(letter_text(snapshot))
 
 
 def _kind_labels(kinds: list[str]) -> str:
@@ -200,7 +300,7 @@ def packet_context(snapshot: PacketSnapshot, *, preview: bool) -> tuple[dict[str
         "invoice_total": format_minor(invoice.amount_minor, invoice.currency),
         "dispute_amount": format_minor(dispute.amount_minor, dispute.currency),
         "payment_amount": format_minor(payment.amount_minor, payment.currency),
-        "argument": summary_argument(snapshot),
+        "argument": letter_paragraphs(snapshot),
         "items": items,
         "manifest": [entry for entry in items if entry["item"].file],
         "checklist": snapshot.checklist,
@@ -216,9 +316,61 @@ def packet_html(snapshot: PacketSnapshot, *, preview: bool = False) -> tuple[str
     return render_to_string("disputes/packet.html", context), files
 
 
+@dataclass(frozen=True)
+class Appendix:
+    number: int
+    item: Any
+    pages: int
+    reader: Any = None  # a pypdf PdfReader, or None when the document cannot be merged
+    problem: str = ""
+
+
+def packet_appendices(snapshot: PacketSnapshot) -> list[Appendix]:
+    """Every PDF evidence document, read with pypdf to be merged after the manifest (or why it cannot be)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    appendices = []
+    for item in snapshot.evidence:
+        packet_file = snapshot.files.get(item.pk)
+        if packet_file is None or item.mime_type != "application/pdf":
+            continue
+        number = len(appendices) + 1
+        try:
+            reader = PdfReader(io.BytesIO(packet_file.data))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise PyPdfError("the document is encrypted")
+            pages = len(reader.pages)
+        except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+            appendices.append(Appendix(number=number, item=item, pages=0,
+                                       problem=f"could not be merged ({str(exc)[:120] or type(exc).__name__})"))
+            continue
+        appendices.append(Appendix(number=number, item=item, pages=pages, reader=reader))
+    return appendices
+
+
 def packet_render(snapshot: PacketSnapshot, *, preview: bool = False) -> bytes:
-    html, files = packet_html(snapshot, preview=preview)
-    return render_pdf(html, files=files)
+    """The packet: the rendered letter, facts, evidence and manifest, then each PDF document's own pages."""
+    from pypdf import PdfWriter
+
+    appendices = packet_appendices(snapshot)
+    context, files = packet_context(snapshot, preview=preview)
+    by_item = {appendix.item.pk: appendix for appendix in appendices}
+    for entry in context["items"]:
+        entry["appendix"] = by_item.get(entry["item"].pk)
+    context["appendices"] = appendices
+    html = render_to_string("disputes/packet.html", context)
+    body = render_pdf(html, files=files)
+    mergeable = [appendix for appendix in appendices if appendix.reader is not None]
+    if not mergeable:
+        return body
+    writer = PdfWriter()
+    writer.append(io.BytesIO(body))
+    for appendix in mergeable:
+        writer.append(appendix.reader)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def dispute_packet_pdf(*, dispute: Dispute, preview: bool = False) -> tuple[bytes, bool]:

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 
 from backoffice.cases.registry import CaseTypeSpec, register
-from backoffice.money import format_minor
+from backoffice.roles.predicates import is_team_lead
+from backoffice.web.tables import SelectColumn
+from backoffice.web.templatetags.ui import money_text, when_text
 
 from .filters import DisputeFilter
-from .models import OPEN_STATES, Dispute
+from .models import OPEN_STATES, AcceptanceProposal, Dispute, DisputeState
 from .selectors import dispute_list
 from .services import dispute_transition
 from .templatetags.dispute_tags import due_css_class, time_left_text
 
 
 class DisputeTable(tables.Table):
-    ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
+    ids = SelectColumn()
     reference = tables.Column(verbose_name="Reference", order_by=("id",))
     state = tables.Column(orderable=False)
     stage = tables.Column(orderable=False)
     network = tables.Column(orderable=False)
     reason = tables.Column(accessor="reason_code", verbose_name="Reason", orderable=False)
-    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", orderable=False,
-                           attrs={"td": {"class": "num"}})
+    amount = tables.Column(accessor="amount_minor", verbose_name="Amount", order_by=("amount_minor",),
+                           attrs={"td": {"class": "num"}, "th": {"class": "num"}})
     customer = tables.Column(accessor="payment__customer__name", verbose_name="Customer", orderable=False)
     assignee = tables.Column(accessor="assignee__username", verbose_name="Assignee", orderable=False,
                              default="—")
@@ -36,7 +39,8 @@ class DisputeTable(tables.Table):
                   "internal_due_at"]
         order_by = "internal_due_at"
         attrs = {"class": "table", "data-case-type": "disputes"}
-        row_attrs = {"data-id": lambda record: record.pk, "data-state": lambda record: record.state}
+        row_attrs = {"data-id": lambda record: record.pk, "data-state": lambda record: record.state,
+                     "data-row": lambda record: record.pk, "data-reference": lambda record: record.reference}
 
     def render_reference(self, record: Dispute):
         return format_html('<a href="{}">{}</a>', reverse("disputes:detail", args=[record.pk]), record.reference)
@@ -55,15 +59,22 @@ class DisputeTable(tables.Table):
         return format_html('{} <span class="muted">· {}</span>', code.code, code.get_category_display())
 
     def render_amount(self, record: Dispute):
-        return format_minor(record.amount_minor, record.currency)
+        return money_text(record.amount_minor, record.currency)
 
     def render_internal_due_at(self, record: Dispute):
         active = record.state in OPEN_STATES
         css = due_css_class(record.internal_due_at) if active else ""
-        return format_html('<span class="{}" title="{} UTC">{}</span>', css,
-                           record.internal_due_at.strftime("%Y-%m-%d %H:%M"),
+        return format_html('<span class="{}" title="{}">{}</span>', css, when_text(record.internal_due_at),
                            time_left_text(record.internal_due_at) if active
-                           else record.internal_due_at.strftime("%Y-%m-%d"))
+                           else when_text(record.internal_due_at, with_time=False))
+
+
+def disputes_awaiting_lead(queryset, user):
+    """The approvals queue: disputes a specialist proposed to accept, for team leads to decide."""
+    if not is_team_lead(user):
+        return queryset.none()
+    proposals = AcceptanceProposal.objects.filter(dispute_id=OuterRef("pk"), decision=AcceptanceProposal.Decision.OPEN)
+    return queryset.filter(Exists(proposals), state=DisputeState.NEEDS_RESPONSE)
 
 
 SPEC = register(CaseTypeSpec(
@@ -76,4 +87,5 @@ SPEC = register(CaseTypeSpec(
     transition=dispute_transition,
     detail_url_name="disputes:detail",
     open_states=tuple(OPEN_STATES),
+    queue_filters={"approvals": disputes_awaiting_lead},
 ))

@@ -145,3 +145,24 @@ def disputes_past_due(*, now: datetime, after: tuple[datetime, int] | None = Non
     if after is not None:
         qs = qs.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], pk__gt=after[1]))
     return list(qs.order_by("due_at", "pk").values_list("pk", "due_at")[:limit])
+
+
+def dispute_open_proposal(*, dispute: Dispute) -> Any:
+    """The open proposal to accept liability for ``dispute`` (with who proposed it), or None."""
+    from .models import AcceptanceProposal
+
+    return (AcceptanceProposal.objects.filter(dispute_id=dispute.pk, decision=AcceptanceProposal.Decision.OPEN)
+            .select_related("proposed_by").first())
+
+
+def dispute_has_own_letter(*, dispute: Dispute) -> bool:
+    from .models import CoverLetter
+
+    return CoverLetter.objects.filter(dispute_id=dispute.pk).exists()
+
+
+def dispute_cover_letter_text(*, dispute: Dispute) -> str:
+    """The cover letter's body as the specialist edits it (their own, else the template, else the built-in one)."""
+    from .packet import letter_text, packet_snapshot_for_letter
+
+    return letter_text(packet_snapshot_for_letter(dispute_id=dispute.pk))

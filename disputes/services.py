@@ -44,6 +44,9 @@ from .models import (
     EVIDENCE_OPEN_STATES,
     GENERIC_NETWORK,
     NEXT_STAGE,
+    AcceptanceProposal,
+    CoverLetter,
+    CoverLetterTemplate,
     Dispute,
     DisputeStage,
     DisputeState,
@@ -456,8 +459,14 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
 
 
 def dispute_accept(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
-    """A team lead concedes: liability accepted, the money is lost."""
-    return _run(dispute_id=dispute_id, name="accept", actor=actor, reason=reason, expected_state=expected_state)
+    """A team lead concedes: liability accepted, the money is lost (an open proposal to accept is accepted)."""
+
+    def close_proposal(case: Dispute) -> None:
+        _close_open_proposal(dispute=case, actor=actor, decision=AcceptanceProposal.Decision.ACCEPTED,
+                             reason=(reason or "").strip())
+
+    return _run(dispute_id=dispute_id, name="accept", actor=actor, reason=reason, expected_state=expected_state,
+                checks=[close_proposal])
 
 
 def _check_deadline_passed(case: Dispute) -> None:
@@ -608,3 +617,129 @@ def disputes_escalate_overdue(*, now: datetime | None = None, limit: int, leads:
     if won:
         logger.info("disputes_escalated count=%s actor=%s", len(won), actor_label(actor))
     return len(rows), sorted(won)
+
+
+# ---------------------------------------------------------------- cover letter
+
+COVER_LETTER_MAX_CHARS = 20_000
+
+
+def dispute_cover_letter_save(*, dispute_id: int, actor: Any, body: str) -> CoverLetter | None:
+    """Save this dispute's own cover letter (an empty body goes back to the reason code's template).
+
+    Only while evidence can still be added; journaled as ``edit_cover_letter`` with the text's SHA-256.
+    """
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not is_worker(actor):
+        raise PermissionDenied("Auditors read disputes; they do not edit cover letters.")
+    if len(body) > COVER_LETTER_MAX_CHARS:
+        raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
+                           code="cover_letter_too_long")
+    with transaction.atomic():
+        dispute = lock_case(Dispute, dispute_id)
+        if dispute.state not in EVIDENCE_OPEN_STATES:
+            raise Conflict(f"{dispute.reference} is '{dispute.state}': its cover letter can no longer change.",
+                           code="evidence_closed")
+        letter = None
+        if body:
+            letter, _ = CoverLetter.objects.update_or_create(dispute=dispute,
+                                                             defaults={"body": body, "updated_by": actor})
+        else:
+            CoverLetter.objects.filter(dispute=dispute).delete()
+        journal_record(
+            case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+            transition="edit_cover_letter", source=dispute.state, target=dispute.state, actor=actor,
+            context={"sha256": hashlib.sha256(body.encode()).hexdigest() if body else "",
+                     "reset_to_template": not body},
+        )
+    return letter
+
+
+# ---------------------------------------------------------------- proposals to accept liability
+
+PROPOSAL_REASON_MAX_CHARS = 2000
+
+
+def dispute_propose_accept(*, dispute_id: int, actor: Any, reason: str) -> AcceptanceProposal:
+    """A specialist proposes accepting liability (with a reason); it waits in the team leads' approvals queue."""
+    reason = (reason or "").strip()
+    try:
+        if not is_worker(actor):
+            raise PermissionDenied("Auditors read disputes; they do not propose decisions.")
+        if not reason:
+            raise InvalidInput("Say why liability should be accepted.", code="reason_required")
+        if len(reason) > PROPOSAL_REASON_MAX_CHARS:
+            raise InvalidInput(f"A reason is limited to {PROPOSAL_REASON_MAX_CHARS} characters.",
+                               code="reason_too_long")
+        with transaction.atomic():
+            dispute = lock_case(Dispute, dispute_id)
+            if dispute.state != DisputeState.NEEDS_RESPONSE:
+                raise Conflict(f"{dispute.reference} is '{dispute.state}': only a dispute that needs a response "
+                               "can be accepted.", code="transition_not_allowed")
+            if AcceptanceProposal.objects.filter(dispute=dispute, decision=AcceptanceProposal.Decision.OPEN).exists():
+                raise Conflict(f"{dispute.reference} already has an open proposal to accept liability.",
+                               code="proposal_exists")
+            proposal = AcceptanceProposal.objects.create(dispute=dispute, proposed_by=actor, reason=reason)
+            journal_record(
+                case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+                transition="propose_accept", source=dispute.state, target=dispute.state, actor=actor,
+                reason=reason, context={"proposal_id": proposal.pk},
+            )
+    except (PermissionDenied, Conflict) as err:
+        _record_refusal(dispute_id=dispute_id, reference="", action="propose_accept", actor=actor, err=err)
+        raise
+    return proposal
+
+
+def _close_open_proposal(*, dispute: Dispute, actor: Any, decision: str, reason: str) -> None:
+    AcceptanceProposal.objects.filter(dispute=dispute, decision=AcceptanceProposal.Decision.OPEN).update(
+        decision=decision, decided_by=actor, decision_reason=reason, decided_at=timezone.now())
+
+
+def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> AcceptanceProposal:
+    """A team lead declines a proposal to accept liability (the dispute stays to be fought); journaled."""
+    reason = (reason or "").strip()
+    try:
+        if not is_team_lead(actor):
+            raise PermissionDenied("Only a team lead decides on accepting liability.")
+        if not reason:
+            raise InvalidInput("Say why the dispute should be fought.", code="reason_required")
+        with transaction.atomic():
+            dispute = lock_case(Dispute, dispute_id)
+            proposal = AcceptanceProposal.objects.filter(dispute=dispute,
+                                                         decision=AcceptanceProposal.Decision.OPEN).first()
+            if proposal is None:
+                raise Conflict(f"{dispute.reference} has no open proposal to accept liability.",
+                               code="no_open_proposal")
+            _close_open_proposal(dispute=dispute, actor=actor, decision=AcceptanceProposal.Decision.DECLINED,
+                                 reason=reason)
+            journal_record(
+                case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+                transition="decline_accept_proposal", source=dispute.state, target=dispute.state, actor=actor,
+                reason=reason, context={"proposal_id": proposal.pk},
+            )
+            proposal.refresh_from_db()
+    except (PermissionDenied, Conflict) as err:
+        _record_refusal(dispute_id=dispute_id, reference="", action="decline_accept_proposal", actor=actor, err=err)
+        raise
+    return proposal
+
+
+def cover_letter_template_set(*, actor: Any, reason_code: ReasonCode, body: str) -> CoverLetterTemplate:
+    """Set (or with an empty body remove) the cover letter a reason code starts from; team leads only."""
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not is_team_lead(actor):
+        raise PermissionDenied("Only team leads edit cover letter templates.")
+    if len(body) > COVER_LETTER_MAX_CHARS:
+        raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
+                           code="cover_letter_too_long")
+    with transaction.atomic():
+        if not body:
+            CoverLetterTemplate.objects.filter(reason_code=reason_code).delete()
+            template = CoverLetterTemplate(reason_code=reason_code, body="")
+        else:
+            template, _ = CoverLetterTemplate.objects.update_or_create(
+                reason_code=reason_code, defaults={"body": body, "updated_by": actor})
+    logger.info("cover_letter_template_set reason_code=%s actor=%s removed=%s", reason_code.pk, actor_label(actor),
+                not body)
+    return template

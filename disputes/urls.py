@@ -13,5 +13,9 @@ urlpatterns = [
     path("<int:pk>/", views.DisputeDetailView.as_view(), name="detail"),
     path("<int:pk>/evidence/", views.evidence_upload, name="evidence"),
     path("<int:pk>/packet.pdf", views.packet_pdf, name="packet"),
+    path("<int:pk>/evidence/<int:item_id>/file", views.evidence_file, name="evidence-file"),
+    path("<int:pk>/cover-letter/", views.cover_letter_save, name="cover-letter"),
+    path("<int:pk>/propose-accept/", views.propose_accept, name="propose-accept"),
+    path("<int:pk>/decline-proposal/", views.decline_proposal, name="decline-proposal"),
     path("<int:pk>/psp-resend/", views.psp_resend, name="psp-resend"),
 ]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backoffice.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -19,10 +20,24 @@ from backoffice.web.errors import page_error_response
 from backoffice.web.views import CaseDetailView
 
 from .forms import DisputeEntryForm, EvidenceForm
-from .models import OPEN_STATES, Dispute, ReasonCode
+from .models import OPEN_STATES, CoverLetterTemplate, Dispute, DisputeState, EvidenceItem, ReasonCode
 from .packet import dispute_packet_pdf
-from .selectors import dispute_checklist, dispute_evidence, dispute_get, payment_find
-from .services import dispute_create, evidence_add
+from .selectors import (
+    dispute_checklist,
+    dispute_cover_letter_text,
+    dispute_evidence,
+    dispute_get,
+    dispute_has_own_letter,
+    dispute_open_proposal,
+    payment_find,
+)
+from .services import (
+    dispute_cover_letter_save,
+    dispute_create,
+    dispute_decline_proposal,
+    dispute_propose_accept,
+    evidence_add,
+)
 
 TRANSITION_LABELS = {
     "open_chargeback": "Open chargeback",
@@ -52,7 +67,13 @@ class DisputeDetailView(CaseDetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         dispute: Dispute = context["case"]
+        user = self.request.user
         checklist = dispute_checklist(dispute=dispute)
+        lead = bool(is_team_lead(user))
+        past_deadline = dispute.due_at is not None and timezone.now() >= dispute.due_at
+        hidden, notes = _unavailable_actions(dispute, checklist=checklist, lead=lead, past_deadline=past_deadline)
+        proposal = dispute_open_proposal(dispute=dispute)
+        can_write = bool(is_worker(user))
         context.update(
             dispute=dispute,
             reason=dispute.reason_code,
@@ -60,14 +81,39 @@ class DisputeDetailView(CaseDetailView):
             checklist=checklist,
             evidence=list(dispute_evidence(dispute=dispute)),
             evidence_form=EvidenceForm(),
-            can_add_evidence=bool(is_worker(self.request.user)) and dispute.accepts_evidence,
-            is_lead=bool(is_team_lead(self.request.user)),
+            can_add_evidence=can_write and dispute.accepts_evidence,
+            is_lead=lead,
             deadline_active=dispute.state in OPEN_STATES,
+            past_deadline=past_deadline,
             transition_buttons=[(name, TRANSITION_LABELS.get(name, name.replace("_", " ").capitalize()))
-                                for name in context["transitions"]],
+                                for name in context["transitions"] if name not in hidden],
+            action_notes=notes,
+            proposal=proposal,
+            can_propose=(can_write and not lead and proposal is None
+                         and dispute.state == DisputeState.NEEDS_RESPONSE and not past_deadline),
+            cover_letter=dispute_cover_letter_text(dispute=dispute) if dispute.accepts_evidence else "",
+            can_edit_letter=can_write and dispute.accepts_evidence,
+            letter_edited=dispute_has_own_letter(dispute=dispute),
+            letter_has_template=CoverLetterTemplate.objects.filter(reason_code_id=dispute.reason_code_id).exists(),
+            destructive_transitions={"accept", "close_inquiry"},
             psp_submission=dispute.psp_submissions.filter(stage=dispute.stage).first(),
         )
         return context
+
+
+def _unavailable_actions(dispute: Dispute, *, checklist, lead: bool, past_deadline: bool) -> tuple[set[str], list[str]]:
+    """Transitions that would be refused now (hidden), and a sentence saying why, so no button is a dead end."""
+    hidden: set[str] = set()
+    notes: list[str] = []
+    if dispute.state == DisputeState.NEEDS_RESPONSE and past_deadline:
+        hidden.add("submit_evidence")
+        notes.append("The network's response deadline has passed: evidence can no longer be submitted. The dispute "
+                     "expires automatically.")
+    elif dispute.state == DisputeState.NEEDS_RESPONSE and not checklist.complete and not lead:
+        hidden.add("submit_evidence")
+        notes.append(f"Add the missing evidence to submit: {'; '.join(checklist.missing_labels)}. "
+                     "(A team lead may submit without it, with a reason.)")
+    return hidden, notes
 
 
 @login_required
@@ -174,6 +220,59 @@ def dispute_new(request):
 @login_required
 def dispute_index(request):
     return redirect(f"{reverse('queue', args=['all'])}?type=disputes")
+
+
+@login_required
+def evidence_file(request, pk: int, item_id: int):
+    """One evidence file, for anyone who may read the dispute (never a public media URL)."""
+    from backoffice.web.files import file_response
+
+    dispute = _dispute_or_404(request, pk)
+    item = EvidenceItem.objects.filter(dispute_id=dispute.pk, pk=item_id).exclude(file="").first()
+    if item is None:
+        raise Http404("No such evidence file")
+    return file_response(item.file, name=item.original_name, mime_type=item.mime_type)
+
+
+@login_required
+@require_POST
+def cover_letter_save(request, pk: int):
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(f"{reverse('disputes:detail', args=[dispute.pk])}#cover-letter")
+    body = "" if request.POST.get("action") == "reset" else request.POST.get("body", "")
+    try:
+        dispute_cover_letter_save(dispute_id=dispute.pk, actor=request.user, body=body)
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, "Cover letter saved." if body.strip() else "Cover letter reset to its template.")
+    return back
+
+
+@login_required
+@require_POST
+def propose_accept(request, pk: int):
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
+    try:
+        dispute_propose_accept(dispute_id=dispute.pk, actor=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, f"Proposed: accept liability for {dispute.reference}. It waits in the team leads' "
+                              "approvals queue.")
+    return back
+
+
+@login_required
+@require_POST
+def decline_proposal(request, pk: int):
+    dispute = _dispute_or_404(request, pk)
+    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
+    try:
+        dispute_decline_proposal(dispute_id=dispute.pk, actor=request.user, reason=request.POST.get("reason", ""))
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=back)
+    messages.success(request, f"Proposal declined: {dispute.reference} will be fought.")
+    return back
 
 
 # ---------------------------------------------------------------- dispute report import (team leads)

@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from backoffice.admin_money import money_display
 from backoffice.errors import DomainError
-from backoffice.money import format_minor
+from backoffice.web.templatetags.ui import money_text
 
 from .models import Customer, Invoice, InvoiceLine, Payment, PaymentExtension
 from .services import extension_approve, extension_cancel, extension_reject
@@ -46,8 +47,10 @@ class CustomerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class InvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = InvoiceLine
     extra = 0
-    fields = ["description", "kind", "quantity", "unit", "unit_price_minor", "amount_minor"]
+    fields = ["description", "kind", "quantity", "unit", "unit_price", "line_amount"]
     readonly_fields = fields
+    unit_price = money_display("unit_price_minor", description="Unit price", currency_of=lambda o: o.invoice.currency)
+    line_amount = money_display("amount_minor", currency_of=lambda o: o.invoice.currency)
 
 
 class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -59,11 +62,12 @@ class PaymentInline(ReadOnlyAdminMixin, admin.TabularInline):
         "method",
         "network",
         "card_last4",
-        "amount_minor",
+        "amount",
         "currency",
         "captured_at",
     ]
     readonly_fields = fields
+    amount = money_display("amount_minor")
     show_change_link = True
 
 
@@ -88,7 +92,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Invoice) -> str:
-        return format_minor(obj.amount_minor, obj.currency)
+        return money_text(obj.amount_minor, obj.currency)
 
 
 @admin.register(Payment)
@@ -113,7 +117,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Payment) -> str:
-        return format_minor(obj.amount_minor, obj.currency)
+        return money_text(obj.amount_minor, obj.currency)
 
 
 _DECISIONS = {"approve": extension_approve, "reject": extension_reject, "cancel": extension_cancel}

@@ -7,6 +7,7 @@ filter form never loads a whole table of customers or invoices into a ``<select>
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
@@ -106,8 +107,10 @@ class ExtensionFilter(django_filters.FilterSet):
                                            label="Days requested from")
     days_max = django_filters.NumberFilter(field_name="days_requested", lookup_expr="lte", min_value=0,
                                            label="Days requested to")
-    due_after = django_filters.DateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from")
-    due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to")
+    due_after = django_filters.DateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from",
+                                          widget=forms.DateInput(attrs={"type": "date"}))
+    due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
+                                           widget=forms.DateInput(attrs={"type": "date"}))
     currency = django_filters.CharFilter(field_name="invoice__currency", method=_upper, max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
     broken_promise = django_filters.BooleanFilter(field_name="customer_broke_promise_recently",

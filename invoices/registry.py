@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from backoffice.cases.registry import CaseTypeSpec, register
 from backoffice.cases.transitions import run_transition
 from backoffice.roles.predicates import is_worker
+from backoffice.web.tables import SelectColumn
 
 from .filters import ExtensionFilter
 from .models import EXTENSION_OPEN_STATES, ExtensionState, PaymentExtension
@@ -26,7 +27,7 @@ from .services import (
 
 
 class ExtensionTable(tables.Table):
-    ids = tables.CheckBoxColumn(accessor="pk", attrs={"th__input": {"aria-label": "select all"}})
+    ids = SelectColumn()
     reference = tables.Column(linkify=True, verbose_name="Reference")
     # Sortable only by the case's own dates and reference (keyset order); joined columns are not.
     state = tables.Column(verbose_name="State", orderable=False)
@@ -42,7 +43,7 @@ class ExtensionTable(tables.Table):
     class Meta:
         order_by = "new_due_date"
         attrs = {"class": "table extensions"}
-        row_attrs = {"data-reference": lambda record: record.reference}
+        row_attrs = {"data-reference": lambda record: record.reference, "data-row": lambda record: record.pk}
 
 
 def extension_approvals(queryset: QuerySet[PaymentExtension], user: Any) -> QuerySet[PaymentExtension]:

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from backoffice.errors import DomainError
-from backoffice.money import format_minor
+from backoffice.web.templatetags.ui import money_text
 
 from .models import Refund, RefundApproval
 from .services import refund_approve, refund_cancel, refund_reject, refund_retry
@@ -52,7 +52,7 @@ class RefundAdmin(admin.ModelAdmin):
     inlines = [RefundApprovalInline]
     actions = ["approve_selected", "reject_selected", "cancel_selected", "retry_selected"]
     readonly_fields = [
-        "reference", "state", "payment", "amount_minor", "currency", "reason", "note", "requester", "assignee",
+        "reference", "state", "payment", "amount", "currency", "reason", "note", "requester", "assignee",
         "idempotency_key", "psp_refund_id", "psp_attempt", "failure_code", "failure_message", "due_at",
         "internal_due_at", "approved_at", "decided_at", "submitted_at", "last_psp_attempt_at", "succeeded_at",
         "failed_at", "created_at", "updated_at",
@@ -61,7 +61,7 @@ class RefundAdmin(admin.ModelAdmin):
 
     @admin.display(description="Amount", ordering="amount_minor")
     def amount(self, obj: Refund) -> str:
-        return format_minor(obj.amount_minor, obj.currency)
+        return money_text(obj.amount_minor, obj.currency)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # refunds are requested from a payment (page or API), never typed in here

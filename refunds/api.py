@@ -98,6 +98,10 @@ class RefundCreateInputSerializer(serializers.Serializer):
     currency = serializers.CharField(required=False, max_length=3, help_text="Optional; must be the payment's.")
     reason = serializers.ChoiceField(choices=RefundReason.choices)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    confirm_duplicate = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Set to true to request a second refund of the same amount on the same payment within 24 hours "
+                  "(otherwise 409 possible_duplicate).")
 
 
 class RefundViewSet(CaseViewSet):
@@ -127,7 +131,7 @@ class RefundViewSet(CaseViewSet):
                 raise InvalidInput(f"Payment {data['payment']} does not exist.", code="unknown_payment")
             refund = refund_request(
                 payment=payment, requester=request.user, amount_minor=data["amount_minor"], reason=data["reason"],
-                note=data["note"], currency=data.get("currency"),
+                note=data["note"], currency=data.get("currency"), confirm_duplicate=data["confirm_duplicate"],
                 idempotency_key=request.META.get(IDEMPOTENCY_HEADER, "").strip() or None,
             )
             refund = refund_get(user=request.user, refund_id=refund.pk)

@@ -6,6 +6,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
+from backoffice.filtering import DayBoundFilter, MajorAmountFilter
 from backoffice.roles.models import Role
 
 from .models import Refund, RefundReason, RefundState
@@ -31,14 +32,16 @@ class RefundFilter(django_filters.FilterSet):
                                              label="Amount from (minor units)")
     amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
                                              label="Amount to (minor units)")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte", label="Due before")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte", label="Due after")
+    amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")
+    amount_to = MajorAmountFilter(field_name="amount_minor", lower=False, label="Amount to")
+    due_after = DayBoundFilter(field_name="due_at", lookup_expr="gte", label="Due from")
+    due_before = DayBoundFilter(field_name="due_at", lookup_expr="lte", label="Due until")
     q = django_filters.CharFilter(method="search", max_length=200, label="Reference, PSP id or customer")
 
     class Meta:
         model = Refund
         fields = ["state", "reason", "currency", "assignee", "requester", "payment", "amount_min", "amount_max",
-                  "due_before", "due_after", "q"]
+                  "amount_from", "amount_to", "due_after", "due_before", "q"]
 
     def filter_currency(self, queryset: QuerySet[Refund], name: str, value: str) -> QuerySet[Refund]:
         value = value.strip().upper()

@@ -4,7 +4,7 @@ from backoffice.cases.registry import CaseTypeSpec, register
 
 from .filters import RefundFilter
 from .models import OPEN_STATES, Refund
-from .selectors import refund_list, refunds_awaiting_decision_by
+from .selectors import refund_list, refunds_awaiting_decision_by, refunds_with_queue_facts
 from .services import refund_transition
 from .tables import RefundTable
 
@@ -12,7 +12,7 @@ register(CaseTypeSpec(
     key="refunds",
     label="Refunds",
     model=Refund,
-    queryset=lambda user: refund_list(user=user),
+    queryset=lambda user: refunds_with_queue_facts(refund_list(user=user)),
     filterset_class=RefundFilter,
     table_class=RefundTable,
     transition=refund_transition,

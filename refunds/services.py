@@ -26,6 +26,7 @@ from backoffice.cases.services import case_assign_reference, case_journal_create
 from backoffice.cases.transitions import lock_case, run_transition
 from backoffice.errors import (
     BusinessRuleViolation,
+    Conflict,
     DomainError,
     IdempotencyMismatch,
     InvalidInput,
@@ -40,7 +41,7 @@ from invoices.models import Payment
 
 from .models import Refund, RefundApproval, RefundReason, RefundState
 from .policy import decision_refusal, needs_second_approval
-from .selectors import payment_has_open_dispute, payment_refundable_minor
+from .selectors import payment_has_open_dispute, payment_refundable_minor, recent_duplicates
 
 logger = logging.getLogger("refunds")
 
@@ -96,6 +97,20 @@ def _refuse_if_exceeds(payment: Payment, amount_minor: int) -> None:
         )
 
 
+def _refuse_if_possible_duplicate(payment: Payment, amount_minor: int) -> None:
+    """A refund of this amount on this payment was requested in the last 24 hours: ask before a second one."""
+    earlier = recent_duplicates(payment_id=payment.pk, amount_minor=amount_minor)
+    if earlier:
+        first = earlier[0]
+        raise Conflict(
+            f"{first.reference} already refunds {format_minor(amount_minor, payment.currency)} on payment "
+            f"{payment.psp_reference} (requested {first.created_at:%Y-%m-%d %H:%M} UTC, now "
+            f"{first.get_state_display().lower()}). Confirm if a second refund of the same amount is intended.",
+            code="possible_duplicate",
+            extra={"duplicates": [refund.reference for refund in earlier]},
+        )
+
+
 def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
     def check(case: Refund) -> None:
         if not reason:
@@ -133,12 +148,15 @@ def refund_request(
     note: str = "",
     currency: str | None = None,
     idempotency_key: str | None = None,
+    confirm_duplicate: bool = False,
 ) -> Refund:
     """File a refund request on ``payment`` for ``amount_minor`` of its currency; it waits for approval.
 
     Under the payment's row lock: refused ``payment_disputed`` while a dispute is open and
     ``refund_exceeds_refundable`` above what is left. The same ``idempotency_key`` from the same
     requester returns the first refund (another request with it is ``idempotency_key_reused``).
+    A refund of the same amount on the same payment as one requested in the last
+    ``DUPLICATE_WINDOW`` is refused ``possible_duplicate`` unless ``confirm_duplicate``.
     """
     key = (idempotency_key or "").strip() or None
     note = (note or "").strip()
@@ -168,6 +186,8 @@ def refund_request(
                         return existing
                 _refuse_if_disputed(locked)
                 _refuse_if_exceeds(locked, amount_minor)
+                if not confirm_duplicate:
+                    _refuse_if_possible_duplicate(locked, amount_minor)
                 due = timezone.now() + timedelta(hours=getattr(settings, "REFUND_APPROVAL_SLA_HOURS", 48))
                 refund = Refund.objects.create(
                     payment=locked, amount_minor=amount_minor, currency=locked.currency, reason=reason, note=note,
@@ -175,7 +195,9 @@ def refund_request(
                 )
                 case_assign_reference(case=refund)
                 case_journal_created(case=refund, actor=requester, reason=note,
-                                     context=_context(refund, reason_code=reason))
+                                     context=_context(refund, reason_code=reason,
+                                                      **({"confirmed_duplicate": True} if confirm_duplicate
+                                                         else {})))
         except IntegrityError:
             # A concurrent request with the same key won the unique constraint: answer with its refund.
             existing = _existing_for_key(requester=requester, key=key, fields=fields) if key else None

@@ -12,18 +12,22 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from backoffice.errors import DomainError, PermissionDenied
-from backoffice.money import MoneyError, currency_exponent, format_minor, parse_minor
-from backoffice.roles.predicates import can_read, is_worker
+from backoffice.money import MoneyError, currency_exponent, parse_minor
+from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 from backoffice.web.errors import page_error_response
+from backoffice.web.templatetags.ui import money_text
 from backoffice.web.views import CaseDetailView
 
 from .credit_note import credit_note_available, credit_note_number, credit_note_pdf
-from .models import RefundReason
+from .models import RefundReason, RefundState
+from .policy import needs_second_approval
 from .selectors import (
     payment_find,
     payment_has_open_dispute,
     refund_approvals,
+    refund_for_form_token,
     refund_list,
+    refund_possible_duplicates,
 )
 from .services import refund_request
 
@@ -56,6 +60,7 @@ def refund_new(request):
         "reason": request.POST.get("reason") or "",
         "note": request.POST.get("note") or "",
         "idempotency_key": request.POST.get("idempotency_key") or uuid.uuid4().hex,
+        "confirm_duplicate": request.POST.get("confirm_duplicate") == "yes",
     }
     context["values"] = values
     status = 200
@@ -68,17 +73,28 @@ def refund_new(request):
             errors["amount"] = err.message
         if values["reason"] not in RefundReason.values:
             errors["reason"] = "Choose a reason."
+        key = values["idempotency_key"][:255]
+        already = refund_for_form_token(requester=user, token=key) if not errors else None
+        if already is not None:
+            # The same form sent again (Back and resubmit, a double click): the same request, not a new one.
+            messages.info(request, f"This form was already sent and requested {already.reference}: no second "
+                                   "refund was created. To request another refund, open a new form.")
+            return redirect("refunds:detail", already.pk)
         if not errors:
             try:
                 refund = refund_request(
                     payment=payment, requester=user, amount_minor=amount_minor, reason=values["reason"],
-                    note=values["note"], idempotency_key=values["idempotency_key"][:255],
+                    note=values["note"], idempotency_key=key, confirm_duplicate=values["confirm_duplicate"],
                 )
             except PermissionDenied as err:
                 return page_error_response(request, err, redirect_to=None)
             except DomainError as err:
-                errors["form"] = f"{err.message} ({err.code})"
-                status = err.status
+                if err.code == "possible_duplicate":
+                    # A question, not a failure: the same form again, asking for an explicit "yes".
+                    context["duplicate"] = {"message": err.message, "references": err.extra.get("duplicates", [])}
+                else:
+                    errors["form"] = f"{err.message} ({err.code})"
+                    status = err.status
             else:
                 messages.success(request, f"{refund.reference} requested: it now waits for approval.")
                 return redirect("refunds:detail", refund.pk)
@@ -89,8 +105,8 @@ def refund_new(request):
         context["payment"] = payment
     exponent = currency_exponent(payment.currency)
     context.update(
-        refundable=format_minor(payment.refundable_minor, payment.currency),
-        captured=format_minor(payment.amount_minor, payment.currency),
+        refundable=money_text(payment.refundable_minor, payment.currency),
+        captured=money_text(payment.amount_minor, payment.currency),
         disputed=payment_has_open_dispute(payment=payment),
         amount_placeholder="1500" if exponent == 0 else f"12.{'5' * exponent}",
     )
@@ -115,18 +131,37 @@ class RefundDetailView(CaseDetailView):
         context = super().get_context_data(**kwargs)
         refund = context["case"]
         payment = payment_find(user=self.request.user, reference=str(refund.payment_id))
+        approvals = refund_approvals(refund=refund)
+        awaiting = refund.state in (RefundState.PENDING_APPROVAL, RefundState.PENDING_SECOND_APPROVAL)
         context.update(
             refund=refund,
             payment=payment,
-            approvals=refund_approvals(refund=refund),
-            amount=format_minor(refund.amount_minor, refund.currency),
-            captured=format_minor(payment.amount_minor, payment.currency),
-            refundable=format_minor(payment.refundable_minor, payment.currency),
+            approvals=approvals,
+            amount=money_text(refund.amount_minor, refund.currency),
+            captured=money_text(payment.amount_minor, payment.currency),
+            refundable=money_text(payment.refundable_minor, payment.currency),
             credit_note=credit_note_number(refund=refund) if credit_note_available(refund=refund) else "",
             destructive_transitions={"reject", "cancel"},
             can_request=bool(is_worker(self.request.user)),
+            is_lead=bool(is_team_lead(self.request.user)),
+            possible_duplicates=refund_possible_duplicates(refund=refund),
+            approvals_needed=(2 if needs_second_approval(refund=refund) else 1) if awaiting else 0,
+            approvals_has=sum(1 for a in approvals if a.decision == "approved") if awaiting else 0,
+            failure_advice=FAILURE_ADVICE.get(refund.failure_code, FAILURE_ADVICE[""]),
         )
         return context
+
+
+# What a specialist can do about a failed refund, by the PSP's failure code.
+FAILURE_ADVICE = {
+    "expired_or_canceled_card": "The customer's card has expired or was cancelled: the money cannot go back to it. "
+                                "Ask the customer for another way to be paid back.",
+    "charge_for_pending_refund_disputed": "The payment is now disputed: the dispute decides what is paid back.",
+    "lost_or_stolen_card": "The card was reported lost or stolen: contact the customer before refunding again.",
+    "insufficient_funds": "The PSP's balance was too low: a team lead can retry once funds are available.",
+    "": "The refunded amount is free again on the payment: you can request a new refund once the cause is "
+        "fixed, or ask a team lead to retry the same one.",
+}
 
 
 @login_required

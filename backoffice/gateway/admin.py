@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from backoffice.admin_money import money_display
+
 from .models import SandboxRefund
 
 
@@ -7,11 +9,12 @@ from .models import SandboxRefund
 class SandboxRefundAdmin(admin.ModelAdmin):
     """What the sandbox PSP has executed: read-only, it stands for the PSP's own records."""
 
-    list_display = ["psp_refund_id", "idempotency_key", "payment_reference", "amount_minor", "currency", "status",
+    list_display = ["psp_refund_id", "idempotency_key", "payment_reference", "amount", "currency", "status",
                     "failure_code", "attempts", "created_at"]
     list_filter = ["status", "currency"]
     search_fields = ["=idempotency_key", "=psp_refund_id", "=payment_reference"]
     show_full_result_count = False
+    amount = money_display("amount_minor")
 
     def has_add_permission(self, request):
         return False

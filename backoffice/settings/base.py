@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "django_celery_beat",
+    "django_prometheus",
     "backoffice.cases",
     "backoffice.journal",
     "backoffice.roles",
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "backoffice.web",
     "backoffice.api",
     "backoffice.gateway",
+    "backoffice.insight",
     "backoffice.webhooks",
     "invoices",
     "disputes",
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -65,7 +68,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "backoffice.web.preferences.ReaderMiddleware",
     "backoffice.web.middleware.RequestContextMiddleware",
+    "backoffice.insight.logs.LogContextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -112,6 +118,18 @@ if env_bool("DB_PGBOUNCER", False):
             _db["DISABLE_SERVER_SIDE_CURSORS"] = True
             _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
 
+
+def instrumented_engine(engine: str) -> str:
+    """The django-prometheus twin of a stock backend (query counts and latencies on /metrics)."""
+    prefix = "django.db.backends."
+    if engine.startswith(prefix) and engine[len(prefix):] in {"postgresql", "sqlite3", "mysql"}:
+        return "django_prometheus.db.backends." + engine[len(prefix):]
+    return engine
+
+
+for _db in DATABASES.values():
+    _db["ENGINE"] = instrumented_engine(_db["ENGINE"])
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -124,13 +142,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/queues/mine/"
+LOGIN_REDIRECT_URL = "/"  # the landing page per role (backoffice.web.views.home)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# ISO dates in Django's own output (the admin): never US month/day order.
+FORMAT_MODULE_PATH = ["backoffice.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -235,13 +255,33 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds; an outbox lease (10 min) outlasts any one send
 
+# LOG_FORMAT=json: one JSON object per line with request id, user, case reference and task name.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "backoffice.insight.logs.ContextFilter"}},
     "formatters": {
         "kv": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "kv"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# With JSON logs the Celery worker keeps Django's handlers instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# /metrics (Prometheus): a bearer token and/or client networks; with neither, loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "").split(",")
+                            if n.strip()]
+# Anomaly check: a figure is unusual beyond mean ± ANOMALY_BAND_SIGMAS standard deviations of the
+# same hours on the trailing 28 days, and by at least ANOMALY_MIN_CHANGE (absolute) from the mean.
+ANOMALY_BAND_SIGMAS = float(os.environ.get("ANOMALY_BAND_SIGMAS", "3"))
+ANOMALY_MIN_CHANGE = float(os.environ.get("ANOMALY_MIN_CHANGE", "3"))

@@ -28,13 +28,9 @@ def _navigation(user):
     if lead:
         queues.append(("approvals", "Approvals"))
     queues.append(("all", "All"))
-    unread = 0
-    try:
-        from backoffice.notifications.selectors import notification_unread_count
+    from backoffice.notifications.selectors import UNREAD_CAP, notification_unread_count
 
-        unread = notification_unread_count(user=user)
-    except ImportError:
-        unread = 0
+    unread = notification_unread_count(user=user)  # bounded: shown as "99+" at the cap
     roles = [label for flag, label in ((lead, "Team lead"), (worker and not lead, "Specialist"),
                                        (auditor, "Auditor")) if flag]
     return {
@@ -47,5 +43,6 @@ def _navigation(user):
             "is_staff": user.is_staff,
             "roles": roles,
             "unread": unread,
+            "unread_label": f"{UNREAD_CAP - 1}+" if unread >= UNREAD_CAP else str(unread),
         }
     }

@@ -1,20 +1,20 @@
 from django.urls import path
-from django.views.generic import RedirectView
 
 from . import views
-from .dashboard import dashboard
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/queues/mine/", permanent=False), name="home"),
+    path("", views.home, name="home"),
+    path("queues/counts.json", views.queue_counts_view, name="queue-counts"),
     path("queues/<slug:name>/", views.queue, name="queue"),
     path("queues/<slug:name>/bulk/", views.queue_bulk, name="queue-bulk"),
     path("cases/<slug:type_key>/<int:pk>/claim/", views.case_claim_view, name="case-claim"),
     path("cases/<slug:type_key>/<int:pk>/assign/", views.case_assign_view, name="case-assign"),
     path("cases/<slug:type_key>/<int:pk>/comment/", views.case_comment_view, name="case-comment"),
     path("cases/<slug:type_key>/<int:pk>/attach/", views.case_attach_view, name="case-attach"),
+    path("cases/<slug:type_key>/<int:pk>/files/<int:file_id>/", views.case_file_view, name="case-file"),
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
-    path("audit/", views.audit, name="audit"),
-    path("dashboard/", dashboard, name="dashboard"),
-    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("profile/", views.profile_view, name="profile"),
+    path("views/", views.saved_view_create_view, name="saved-view-create"),
+    path("views/<int:pk>/delete/", views.saved_view_delete_view, name="saved-view-delete"),
 ]

@@ -1,14 +1,13 @@
-"""Pages shared by every case type: queues, case actions, audit; plus /healthz."""
+"""Pages shared by every case type: queues, case actions; plus /healthz. (/audit/ lives in backoffice.insight.)"""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,12 +18,10 @@ from backoffice.cases.registry import QUEUE_NAMES, case_types, get_case_type
 from backoffice.cases.selectors import case_attachments, case_timeline
 from backoffice.cases.services import case_assign, case_attachment_add, case_claim, case_comment_add
 from backoffice.cases.transitions import available_transitions
-from backoffice.db.routers import use_replica
-from backoffice.errors import DomainError, InvalidInput, PermissionDenied
-from backoffice.journal.selectors import journal_search, journal_verify
+from backoffice.errors import DomainError, InvalidInput
 from backoffice.pagination import OrderKey, keyset_page, ordering_of
 from backoffice.roles.models import Role
-from backoffice.roles.predicates import can_read, is_auditor, is_team_lead, is_worker
+from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 
 from .errors import page_error_response
 
@@ -48,6 +45,27 @@ def healthz(request):
 def _require_reader(request) -> None:
     if not can_read(request.user):
         raise Http404("No role")  # a user with no role sees nothing
+
+
+# Decisions a bulk form may take on many cases at once, each through the case type's own dispatcher.
+BULK_DECISIONS = {"approve": "Approved", "reject": "Rejected"}
+BULK_LIMIT = 100
+
+
+def _canonical_redirect(request):
+    """A filter URL with empty or repeated parameters is sent to its clean form (one shareable URL)."""
+    from urllib.parse import parse_qsl
+
+    from .selectors import clean_query
+
+    raw = request.META.get("QUERY_STRING", "")
+    if not raw or getattr(request, "htmx", False):
+        return None
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    clean = clean_query(request.GET, keep_page=True)
+    if [p for p in pairs] != parse_qsl(clean, keep_blank_values=True):
+        return redirect(f"{request.path}?{clean}" if clean else request.path)
+    return None
 
 
 def queue_ordering(spec, sort: str) -> tuple[list[OrderKey], str]:
@@ -80,18 +98,35 @@ def queue(request, name: str):
     if name not in QUEUE_NAMES:
         raise Http404("Unknown queue")
     _require_reader(request)
+    canonical = _canonical_redirect(request)
+    if canonical is not None:
+        return canonical
+    from .selectors import API_ONLY_FILTERS, clean_query, saved_views
+
     types = [spec for spec in case_types() if spec.queue(name, request.user) is not None]
+    if name == "approvals":
+        # Money first: refunds, then extensions, then proposals to accept disputes.
+        preference = {"refunds": 0, "extensions": 1, "disputes": 2}
+        types.sort(key=lambda spec: preference.get(spec.key, 9))
     if not types:
         return render(request, "queues/queue.html", {"queue_name": name, "types": [], "table": None})
     key = request.GET.get("type") or types[0].key
     spec = next((s for s in types if s.key == key), types[0])
     qs = spec.queue(name, request.user)
-    filterset = spec.filterset_class(request.GET or None, queryset=qs, request=request)
+    data = request.GET.copy()
+    data.pop("type", None)
+    filterset = spec.filterset_class(data or None, queryset=qs, request=request)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else qs
     if filterset.is_bound and not filterset.is_valid():
         messages.error(request, "Some filters are not valid and were ignored: " +
                        "; ".join(f"{k}: {' '.join(v)}" for k, v in filterset.errors.items()))
-    keys, sort = queue_ordering(spec, request.GET.get("sort", ""))
+    sort_param = request.GET.get("sort", "")
+    if sort_param.lstrip("-") == "amount" and not request.GET.get("currency", "").strip():
+        # Amounts in different currencies are not comparable: sorting by amount is within one currency.
+        messages.info(request, "Amounts are sorted within one currency: choose a currency in the filters to sort "
+                               "by amount.")
+        sort_param = ""
+    keys, sort = queue_ordering(spec, sort_param)
     rows = rows.order_by(*[k.expr for k in keys])
     skip = request.GET.get("skip", "")
     try:
@@ -110,19 +145,32 @@ def queue(request, name: str):
     if is_team_lead(request.user):
         assignees = list(get_user_model().objects.filter(
             is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD]).distinct().order_by("username"))
+    fields = [field for field in filterset.form if field.name not in API_ONLY_FILTERS]
+    active = [field.name for field in fields if request.GET.getlist(field.name) not in ([], [""])]
     context = {
         "queue_name": name,
+        "queue_label": dict(QUEUE_LABELS).get(name, name),
         "types": types,
         "spec": spec,
         "filter": filterset,
+        "filter_fields": fields,
+        "active_filters": active,
         "table": table,
         "page": page,
         "pager": _pager_links(request, page),
         "assignees": assignees,
         "can_bulk": bool(is_worker(request.user)),
+        "can_decide": name == "approvals" and bool(is_worker(request.user)),
+        "saved_views": saved_views(user=request.user),
+        "current_query": clean_query(request.GET),
+        "bulk_results": request.session.pop("bulk_results", None),
     }
     template = "queues/_table.html" if getattr(request, "htmx", False) else "queues/queue.html"
     return render(request, template, context)
+
+
+QUEUE_LABELS = (("mine", "My cases"), ("unassigned", "Unassigned"), ("due-soon", "Due soon"),
+                ("overdue", "Overdue"), ("approvals", "Approvals"), ("all", "All cases"))
 
 
 JUMP_PAGES = 10
@@ -155,37 +203,59 @@ def _pager_links(request, page) -> dict[str, str | None]:
 @login_required
 @require_POST
 def queue_bulk(request, name: str):
+    """Claim, assign, approve or reject many cases: each row through the same service, each with its result."""
+    if not is_worker(request.user):
+        return render(request, "403.html", {"message": "Auditors read cases; they do not change them."}, status=403)
     spec = get_case_type(request.POST.get("type", ""))
-    back = redirect(f"{reverse('queue', args=[name])}?type={spec.key if spec else ''}")
+    back_query = request.POST.get("back", "")
+    target = reverse("queue", args=[name]) if name in QUEUE_NAMES else reverse("home")
+    back = redirect(f"{target}?{back_query}" if back_query else f"{target}?type={spec.key if spec else ''}")
     if spec is None:
         messages.error(request, "Unknown case type.")
         return back
-    ids = [int(x) for x in request.POST.getlist("ids") if x.isdigit()][:100]
+    ids = list(dict.fromkeys(int(x) for x in request.POST.getlist("ids") if x.isdigit()))
+    if len(ids) > BULK_LIMIT:
+        messages.error(request, f"Select at most {BULK_LIMIT} cases at a time.")
+        return back
     if not ids:
         messages.warning(request, "Select at least one case first.")
         return back
     action = request.POST.get("action")
-    done, failed = 0, []
+    if action not in ("claim", "assign", *BULK_DECISIONS):
+        messages.error(request, "Unknown bulk action.")
+        return back
+    reason = (request.POST.get("reason") or "").strip()
+    if action in BULK_DECISIONS and not reason:
+        messages.error(request, f"Give a reason to {action} the selected cases.")
+        return back
+    references = dict(spec.model._default_manager.filter(pk__in=ids).values_list("pk", "reference"))
+    results = []
     for pk in ids:
+        label = references.get(pk) or f"#{pk}"
         try:
             if action == "claim":
                 case_claim(model=spec.model, pk=pk, actor=request.user)
+                outcome = "Claimed"
             elif action == "assign":
                 raw = request.POST.get("assignee", "")
                 case_assign(model=spec.model, pk=pk, actor=request.user,
                             assignee_id=int(raw) if raw.isdigit() else None)
+                outcome = "Assigned"
             else:
-                messages.error(request, "Unknown bulk action.")
-                return back
-            done += 1
-        except PermissionDenied as err:
-            return page_error_response(request, err, redirect_to=back)
+                case = spec.transition(case_id=pk, name=action, actor=request.user, reason=reason,
+                                       data={"reason": reason})
+                state = case.get_state_display() if hasattr(case, "get_state_display") else case.state
+                outcome = f"{BULK_DECISIONS[action]}: now {str(state).lower()}"
+            results.append({"reference": label, "pk": pk, "ok": True, "text": outcome})
         except DomainError as err:
-            failed.append(f"#{pk}: {err.message}")
+            results.append({"reference": label, "pk": pk, "ok": False, "text": f"{err.message} ({err.code})"})
+    done = sum(1 for r in results if r["ok"])
+    request.session["bulk_results"] = {"action": action, "done": done, "failed": len(results) - done,
+                                       "type": spec.key, "rows": results}
     if done:
-        messages.success(request, f"{action.capitalize()}: {done} case(s) updated.")
-    for line in failed[:10]:
-        messages.error(request, line)
+        messages.success(request, f"{action.capitalize()}: {done} of {len(results)} case(s) done.")
+    if len(results) - done:
+        messages.error(request, f"{len(results) - done} of {len(results)} could not be done: see each row below.")
     return back
 
 
@@ -258,12 +328,37 @@ def case_attach_view(request, type_key: str, pk: int):
     if upload is None:
         messages.error(request, "Choose a file to upload.")
         return _detail_redirect(spec, pk)
+    if getattr(spec.model, "UPLOADS_ARE_EVIDENCE", False):
+        # One upload path for disputes: every file is evidence, so it reaches the packet.
+        from disputes.services import evidence_add
+
+        try:
+            evidence_add(dispute_id=case.pk, actor=request.user, kind=request.POST.get("kind") or "other",
+                         text=request.POST.get("text", ""), upload=upload)
+            messages.success(request, f"Added {upload.name} as evidence.")
+        except DomainError as err:
+            return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
+        return _detail_redirect(spec, pk)
     try:
         case_attachment_add(case=case, uploaded_by=request.user, upload=upload)
         messages.success(request, f"Attached {upload.name}.")
     except DomainError as err:
         return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
     return _detail_redirect(spec, pk)
+
+
+@login_required
+@require_GET
+def case_file_view(request, type_key: str, pk: int, file_id: int):
+    """A file attached to a case, for anyone who may read the case (never a public media URL)."""
+    from .files import file_response
+
+    spec = _spec_or_404(type_key)
+    case = _load_case(request, spec, pk)
+    attachment = case_attachments(case=case).filter(pk=file_id).first()
+    if attachment is None:
+        raise Http404("No such file")
+    return file_response(attachment.file, name=attachment.original_name, mime_type=attachment.mime_type)
 
 
 @login_required
@@ -302,9 +397,13 @@ class CaseDetailView(TemplateView):
         spec = _spec_or_404(self.type_key)
         case = self.get_case()
         user = self.request.user
+        is_open = case.state in spec.open_states
         context.update(
             spec=spec,
             case=case,
+            # Claim only what can be claimed: an open case that is unassigned (a team lead may take any).
+            can_claim=bool(is_worker(user)) and is_open and case.assignee_id != user.pk
+            and (case.assignee_id is None or bool(is_team_lead(user))),
             timeline=case_timeline(case=case),
             attachments=case_attachments(case=case),
             transitions=available_transitions(case, user),
@@ -317,64 +416,94 @@ class CaseDetailView(TemplateView):
         return context
 
 
-def _audit_allowed(user) -> bool:
-    return bool(is_team_lead(user) or is_auditor(user))
+@login_required
+@require_GET
+def search_view(request):
+    """``/search/?q=``: one box for customers, invoices, payments and cases, routed by the key's shape."""
+    from backoffice.search import search
+
+    _require_reader(request)
+    results = search(user=request.user, q=request.GET.get("q", ""))
+    exact = results.single_exact_url()
+    if exact is not None and request.GET.get("all") != "1":
+        return redirect(exact)
+    return render(request, "search/results.html", {"results": results, "key": results.key,
+                                                   "query": results.key.display})
 
 
 @login_required
-@use_replica
-def audit(request):
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors use the audit pages."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    rows_qs = journal_search(**params)
-    page = max(int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1, 1)
-    rows = list(rows_qs[(page - 1) * 50 : page * 50 + 1])
-    chain = None
-    if request.GET.get("verify"):
-        broken = list(journal_verify())
-        chain = {"intact": not broken, "broken": broken}
-    return render(request, "audit/audit.html", {
-        "rows": rows[:50], "has_next": len(rows) > 50, "page": page, "params": params, "chain": chain,
-        "query": _without_page(request.GET),
-    })
+def home(request):
+    """The landing page per role: team leads their approvals, specialists what is due soon, auditors the audit."""
+    from .selectors import landing_url
 
-
-def _without_page(query) -> str:
-    query = query.copy()
-    query.pop("page", None)
-    query.pop("verify", None)
-    return query.urlencode()
-
-
-class _Echo:
-    def write(self, value):
-        return value
+    return redirect(landing_url(request.user))
 
 
 @login_required
-@use_replica
-def audit_export(request) -> HttpResponse:
-    """Streams the filtered journal as CSV in constant memory."""
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors export the journal."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    qs = journal_search(**params).values_list(
-        "created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source_state",
-        "target_state", "actor_label", "reason", "context", "prev_hash", "hash",
-    )
-    writer = csv.writer(_Echo())
-    header = ["created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source", "target",
-              "actor", "reason", "context", "prev_hash", "hash"]
+@require_GET
+def queue_counts_view(request):
+    """``/queues/counts.json``: bounded counts per queue for the navigation (fetched after the page loads)."""
+    from .selectors import queue_counts
 
-    def rows():
-        yield writer.writerow(header)
-        for row in qs.iterator(chunk_size=2000):
-            yield writer.writerow([row[0].isoformat(), *row[1:]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="journal.csv"'
+    response = JsonResponse(queue_counts(request.user))
+    response["Cache-Control"] = "private, max-age=30"
     return response
 
+
+@login_required
+def profile_view(request):
+    """``/profile/``: the locale and time zone pages use for this user (blank follows the browser)."""
+    from .models import Profile
+    from .preferences import COMMON_LOCALES, available_time_zones, remember
+    from .services import profile_update
+
+    profile = Profile.objects.filter(user=request.user).first()
+    values = {"locale": profile.locale if profile else "", "time_zone": profile.time_zone if profile else ""}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = {"locale": request.POST.get("locale", "").strip(), "time_zone": request.POST.get("time_zone", "")}
+        try:
+            profile = profile_update(user=request.user, locale=values["locale"], time_zone=values["time_zone"])
+        except DomainError as err:
+            errors["time_zone" if "time_zone" in err.code else "locale"] = err.message
+            status = 400
+        else:
+            remember(request, locale=profile.locale, time_zone=profile.time_zone)
+            messages.success(request, "Your settings are saved.")
+            return redirect("profile")
+    return render(request, "profile.html", {
+        "values": values, "errors": errors, "locales": COMMON_LOCALES, "time_zones": available_time_zones(),
+        "reader": request.reader,
+    }, status=status)
+
+
+@login_required
+@require_POST
+def saved_view_create_view(request):
+    from .services import saved_view_create
+
+    queue_name = request.POST.get("queue", "")
+    query = request.POST.get("query", "")
+    try:
+        view = saved_view_create(user=request.user, name=request.POST.get("name", ""), queue=queue_name, query=query)
+    except DomainError as err:
+        messages.error(request, err.message)
+        target = reverse("queue", args=[queue_name]) if queue_name in QUEUE_NAMES else reverse("home")
+        return redirect(f"{target}?{query}" if query else target)
+    messages.success(request, f"View “{view.name}” saved.")
+    return redirect(view.url)
+
+
+@login_required
+@require_POST
+def saved_view_delete_view(request, pk: int):
+    from .services import saved_view_delete
+
+    try:
+        saved_view_delete(user=request.user, view_id=pk)
+        messages.success(request, "View deleted.")
+    except DomainError as err:
+        messages.error(request, err.message)
+    back = request.POST.get("next", "")
+    return redirect(back if back.startswith("/queues/") else reverse("home"))

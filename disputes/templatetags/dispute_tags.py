@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from backoffice.cases.registry import DUE_SOON_HOURS
-from backoffice.money import format_minor
 
 register = template.Library()
 
@@ -49,16 +48,23 @@ def deadline(when: datetime | None, active: bool = True):
     """A date with the time left; the highlight only while the dispute still waits for a response."""
     if when is None:
         return "—"
-    stamp = timezone.localtime(when, UTC).strftime("%Y-%m-%d %H:%M")
+    from backoffice.web.templatetags.ui import when_text
+
+    utc = timezone.localtime(when, UTC)
+    stamp = when_text(when)
     if not active:
-        return format_html('<time datetime="{}">{} UTC</time>', when.isoformat(), stamp)
+        return format_html('<time datetime="{}" title="{} UTC">{}</time>', utc.isoformat(),
+                           utc.strftime("%Y-%m-%d %H:%M"), stamp)
     css = due_css_class(when)
     return format_html(
-        '<time datetime="{}" class="{}" data-due="{}">{} UTC</time> <span class="{}">({})</span>',
-        when.isoformat(), css, css or "ok", stamp, css, time_left_text(when),
+        '<time datetime="{}" class="{}" data-due="{}" title="{} UTC">{}</time> <span class="{}">({})</span>',
+        utc.isoformat(), css, css or "ok", utc.strftime("%Y-%m-%d %H:%M"), stamp, css, time_left_text(when),
     )
 
 
 @register.simple_tag
 def money(amount_minor: int, currency: str) -> str:
-    return format_minor(amount_minor, currency)
+    """Money for the reader of the page (their locale; each currency's symbol and decimals)."""
+    from backoffice.web.templatetags.ui import money_text
+
+    return money_text(amount_minor, currency)

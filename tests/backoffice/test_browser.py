@@ -8,6 +8,8 @@ from backoffice.cases.management.commands.seed_demo import seed_users
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+LANDING = {"specialist": "/queues/due-soon/", "specialist2": "/queues/due-soon/", "lead": "/queues/approvals/",
+           "lead2": "/queues/approvals/", "auditor": "/audit/", "admin": "/queues/approvals/"}
 EXPECTED_NAV = {
     "specialist": ({"mine", "unassigned", "all", "api"}, {"approvals", "audit", "admin"}),
     "specialist2": ({"mine", "unassigned", "all", "api"}, {"approvals", "audit", "admin"}),
@@ -27,7 +29,7 @@ def test_every_demo_user_logs_in_and_sees_their_navigation(live_server, page, us
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", "demo")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/queues/mine/")
+    page.wait_for_url(f"{live_server.url}{LANDING[username]}")  # each role starts where its work is
     shown = set(page.locator("nav.mainnav a").evaluate_all("els => els.map(e => e.dataset.nav)"))
     present, absent = EXPECTED_NAV[username]
     assert present <= shown, shown

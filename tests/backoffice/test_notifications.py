@@ -19,7 +19,7 @@ def test_alert_is_claimed_once_and_notifications_can_be_read(client, specialist,
 
     client.force_login(specialist)
     page = client.get("/queues/all/").content.decode()
-    assert 'title="Unread notifications">1<' in page
+    assert 'data-unread="1"' in page
     assert "evidence due in 3 day(s)" in client.get("/notifications/").content.decode()
     client.post("/notifications/read/")
     assert Notification.objects.filter(recipient=specialist, read_at__isnull=True).count() == 0
@@ -35,4 +35,4 @@ def test_dashboard_shows_kpis(client, lead):
     DisputeFactory(internal_due_at=timezone.now() - timezone.timedelta(hours=1))
     client.force_login(lead)
     html = client.get("/dashboard/").content.decode()
-    assert 'data-kpi="disputes_overdue">1<' in html
+    assert 'data-kpi="overdue_disputes" class="due-past">1<' in html

@@ -24,7 +24,8 @@ def nav_links(html: str) -> set[str]:
 def test_login_page_and_login(client, specialist):
     assert client.get("/accounts/login/").status_code == 200
     response = client.post("/accounts/login/", {"username": "spec1", "password": "pw"})
-    assert response.status_code == 302 and response["Location"] == "/queues/mine/"
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/")["Location"] == "/queues/due-soon/"  # a specialist starts with what is due soon
     bad = client.post("/accounts/login/", {"username": "spec1", "password": "nope"})
     assert "didn't match" in bad.content.decode()
 

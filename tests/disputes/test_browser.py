@@ -27,7 +27,8 @@ def test_a_specialist_uploads_evidence_and_submits_the_dispute(live_server, page
     page.fill("input[name=username]", "specialist")
     page.fill("input[name=password]", "demo")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/queues/mine/")
+    page.wait_for_url(lambda url: "/accounts/login" not in url)  # the landing page of the role
+    page.goto(f"{live_server.url}/queues/mine/")
     page.click(f"a[href='/disputes/{dispute.pk}/']")
     page.wait_for_url(f"{live_server.url}/disputes/{dispute.pk}/")
     assert page.locator("[data-field=completeness]").inner_text() == "0%"

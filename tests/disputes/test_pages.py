@@ -54,18 +54,36 @@ def test_the_dispute_page_shows_facts_deadline_checklist_and_the_specialists_act
         assert expected in html, expected
     # 60 h to the PSP's deadline, 12 h to ours: both close, shown with the time left.
     assert 'class="due-close"' in html and "h left" in html
-    assert 'data-transition="submit_evidence"' in html
+    # Evidence is missing, so submitting would be refused: no button, but what is missing and who may override.
+    assert 'data-transition="submit_evidence"' not in html and "Add the missing evidence to submit" in html
     assert 'data-transition="accept"' not in html and 'name="override"' not in html
+    # A specialist cannot accept, but can propose it to a team lead.
+    assert 'data-form="propose-accept"' in html
+
+    evidence_add(dispute_id=dispute.pk, actor=specialist, kind="customer_communication", text="Ticket #4411")
+    html = as_user(specialist).get(detail(dispute)).content.decode()
+    assert 'data-transition="submit_evidence"' in html
 
 
 @pytest.mark.django_db
 def test_a_team_lead_sees_accept_and_the_override_checkbox(as_user, lead):
-    dispute = DisputeFactory(due_at=timezone.now() - timedelta(hours=1))
+    dispute = DisputeFactory(due_at=timezone.now() + timedelta(hours=30))
 
     html = as_user(lead).get(detail(dispute)).content.decode()
 
     assert 'data-transition="accept"' in html and 'name="override"' in html
+
+
+@pytest.mark.django_db
+def test_past_the_network_deadline_submit_evidence_is_not_offered(as_user, lead):
+    dispute = DisputeFactory(due_at=timezone.now() - timedelta(hours=1))
+
+    html = as_user(lead).get(detail(dispute)).content.decode()
+
     assert 'class="due-past"' in html and "overdue by" in html
+    assert 'data-transition="submit_evidence"' not in html and 'name="override"' not in html
+    assert "deadline has passed" in html
+    assert 'data-transition="accept"' in html  # conceding is still possible
 
 
 @pytest.mark.django_db
@@ -219,7 +237,8 @@ def test_the_dispute_queue_lists_filters_and_highlights_deadlines(as_user, speci
         assert f'href="/disputes/{dispute.pk}/"' in html
     assert html.index(overdue.reference) < html.index(close.reference) < html.index(amex.reference)
     assert "due-past" in html and "due-close" in html and "Consumer dispute" in html and "$100.00" in html
-    assert 'name="ids"' in html and 'aria-label="select all"' in html
+    assert 'name="ids"' in html and 'aria-label="Select all cases on this page"' in html
+    assert f'aria-label="Select {close.reference}"' in html
 
     filtered = client.get("/queues/all/", {"type": "disputes", "network": "amex"}).content.decode()
     assert amex.reference in filtered and close.reference not in filtered

@@ -63,10 +63,12 @@ def set_dispute_state(dispute, state: str) -> None:
 
 
 def request_refund(*, requester, payment=None, amount_minor: int = 2500, reason: str = "billing_error",
-                   note: str = "Charged twice for March.", **payment_fields) -> Refund:
+                   note: str = "Charged twice for March.", confirm_duplicate: bool = False,
+                   **payment_fields) -> Refund:
     """A refund requested through the service (journaled), on ``payment`` or a fresh 100.00 USD one."""
     payment = payment or PaymentFactory(**payment_fields)
-    return refund_request(payment=payment, requester=requester, amount_minor=amount_minor, reason=reason, note=note)
+    return refund_request(payment=payment, requester=requester, amount_minor=amount_minor, reason=reason, note=note,
+                          confirm_duplicate=confirm_duplicate)
 
 
 class RefundFactory(DjangoModelFactory):

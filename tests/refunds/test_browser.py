@@ -24,7 +24,8 @@ def test_a_lead_approves_a_specialists_refund_from_the_approvals_queue(live_serv
     page.fill("input[name=username]", "lead")
     page.fill("input[name=password]", "demo")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/queues/mine/")
+    page.wait_for_url(lambda url: "/accounts/login" not in url)  # the landing page of the role
+    page.goto(f"{live_server.url}/queues/mine/")
 
     page.click("nav.mainnav a[data-nav=approvals]")
     page.click("nav.tabs >> text=Refunds")
@@ -37,6 +38,7 @@ def test_a_lead_approves_a_specialists_refund_from_the_approvals_queue(live_serv
 
     approve = page.locator("form[data-transition=approve]")
     approve.locator("input[name=reason]").fill("Duplicate capture confirmed in the PSP dashboard")
+    page.once("dialog", lambda dialog: dialog.accept())  # approving asks for confirmation first
     approve.locator("button[type=submit]").click()
 
     page.wait_for_url(f"{live_server.url}/refunds/{refund.pk}/")

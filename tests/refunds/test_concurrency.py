@@ -82,7 +82,7 @@ def test_many_small_concurrent_requests_never_exceed_the_captured_amount(django_
     people = make_users("asker", "billing_specialist", 12)
 
     results = run_at_once(12, lambda i: refund_request(payment=payment, requester=people[i], amount_minor=1500,
-                                                       reason="goodwill"))
+                                                       reason="goodwill", confirm_duplicate=True))
 
     assert results.count("ok") == 6 and results.count("refund_exceeds_refundable") == 6, results
     total = Refund.objects.filter(payment=payment).aggregate(total=Sum("amount_minor"))["total"]

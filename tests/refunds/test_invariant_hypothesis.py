@@ -66,8 +66,10 @@ def test_refunds_and_lost_disputes_never_exceed_the_captured_amount(plan, specia
         try:
             with django_capture_on_commit_callbacks(execute=True):
                 if kind == "request":
+                    # Same-amount repeats are the point here, not the duplicate warning: confirm them.
                     refunds.append(refund_request(payment=payment, requester=requesters[who],
-                                                  amount_minor=amount, reason="billing_error"))
+                                                  amount_minor=amount, reason="billing_error",
+                                                  confirm_duplicate=True))
                 elif kind in ("approve", "reject") and refunds:
                     decide = refund_approve if kind == "approve" else refund_reject
                     decide(refund=pick(refunds, i), actor=approvers[who], reason="decided")

@@ -82,14 +82,14 @@ def test_rejected_cancelled_and_failed_refunds_give_their_amount_back(specialist
     payment = PaymentFactory(amount_minor=10000)
     first = request_refund(requester=specialist, payment=payment, amount_minor=10000)
     refund_reject(refund=first, actor=lead, reason="Not eligible")
-    second = request_refund(requester=specialist, payment=payment, amount_minor=10000)
+    second = request_refund(requester=specialist, payment=payment, amount_minor=10000, confirm_duplicate=True)
     refund_cancel(refund=second, actor=specialist, reason="Customer withdrew")
     third = request_refund(requester=specialist, payment=payment, amount_minor=9913)  # the sandbox declines …13
     with commit():
         refund_approve(refund=third, actor=lead, reason="ok")
     assert reload(third).state == "failed"
 
-    fourth = request_refund(requester=specialist, payment=payment, amount_minor=10000)
+    fourth = request_refund(requester=specialist, payment=payment, amount_minor=10000, confirm_duplicate=True)
 
     assert fourth.state == "pending_approval"
 

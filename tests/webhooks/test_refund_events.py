@@ -15,6 +15,7 @@ from refunds.models import Refund
 from refunds.selectors import payment_refundable_minor
 from refunds.services import refund_approve
 from refunds.tasks import sweep_processing
+from tests.disputes.test_packet import pdf_text
 from tests.invoices.factories import PaymentFactory
 from tests.refunds.factories import request_refund
 from tests.refunds.fake_stripe import FakeStripe
@@ -141,6 +142,11 @@ def test_a_late_refund_failed_after_success_voids_the_credit_note_and_tells_the_
     notified = set(Notification.objects.filter(case_type="refund", case_id=refund.pk).values_list("recipient__username",
                                                                                                   flat=True))
     assert notified == {lead.username, lead2.username}
+    client.force_login(lead)
+    page = client.get(f"/refunds/{refund.pk}/").content.decode()
+    assert "data-credit-note-void" in page and "lost_or_stolen_card" in page
+    pdf = client.get(f"/refunds/{refund.pk}/credit-note.pdf")
+    assert pdf.status_code == 200 and "VOID" in pdf_text(pdf.content)
 
 
 @pytest.mark.django_db
@@ -163,7 +169,7 @@ def test_a_refund_made_in_the_stripe_dashboard_appears_succeeded_and_counts(clie
 
 @pytest.mark.django_db
 def test_a_refund_with_no_final_answer_in_time_stops_and_waits_for_a_lead(
-        specialist, lead, fake_stripe, settings, django_capture_on_commit_callbacks):
+        client, specialist, lead, fake_stripe, settings, django_capture_on_commit_callbacks):
     fake_stripe.answers = [("refund", "pending")]
     refund = approve(request_refund(requester=specialist), lead, django_capture_on_commit_callbacks)
     Refund.objects.filter(pk=refund.pk).update(psp_attempt_started_at=timezone.now() - timedelta(hours=24, minutes=1))
@@ -178,6 +184,8 @@ def test_a_refund_with_no_final_answer_in_time_stops_and_waits_for_a_lead(
     assert len(fake_stripe.requests) == calls  # neither created nor polled again
     assert transitions(refund)[-1] == ("needs_attention", "system:celery")
     assert Notification.objects.filter(recipient=lead, case_id=refund.pk, kind="psp_attention").count() == 1
+    client.force_login(lead)
+    assert "data-needs-attention" in client.get(f"/refunds/{refund.pk}/").content.decode()
 
 
 @pytest.mark.django_db

@@ -1,0 +1,272 @@
+"""One search box: what the shape of a key says it is, and the few indexed lookups that answer it.
+
+``classify(text)`` is pure and shared: the ``/search/`` page uses it here, and the queue pages' and
+the API's ``q`` filter can route the same way. A key is routed by its shape, never by scanning:
+
+=====================  =======================  ==================================================
+shape                  example                  looked up as
+=====================  =======================  ==================================================
+case reference         ``DSP-000123``, rfd-12   the case type's unique ``reference`` (exact)
+invoice number         ``INV-2026-0001``        ``number`` prefix (the unique index's ``_like``)
+e-mail                 ``anna@``, ``a@b.kz``    customer e-mail prefix, case-insensitive
+digits                 ``4242``, ``123``        ids of every kind; 4 digits: also card last four
+PSP id / external id   ``ch_3N…``, ``dp_1…``    payment / dispute PSP id prefix, refund PSP id,
+                                                customer ``external_id`` (exact)
+words                  ``Anna Kim``, ``acme``   customer name: prefix (< 3 characters) or
+                                                trigram ``pg_trgm`` GIN "contains" (PostgreSQL)
+card number            13–19 digits, Luhn ok    never echoed; only an exact PSP-reference lookup
+=====================  =======================  ==================================================
+
+``search(user=…, q=…)`` runs at most one query per kind of row (customers, invoices, payments,
+and each case type), whatever the size of the data: every lookup has an index behind it on
+PostgreSQL (``invoices/migrations/0004_search_indexes.py``), each answer is limited, and the rows
+carry what the results page shows (``select_related``). On SQLite (the demo) the same queries
+run without the trigram index.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+MAX_QUERY_CHARS = 200
+DEFAULT_LIMIT = 10
+# Below this many characters a trigram index cannot help: names are matched by prefix only.
+TRIGRAM_MIN_CHARS = 3
+
+_SPACES = re.compile(r"\s+")
+_REFERENCE = re.compile(r"^(?P<prefix>[A-Za-z]{2,5})-(?P<number>[0-9]{1,12})$")
+_INVOICE = re.compile(r"^INV-[0-9A-Z-]*$", re.IGNORECASE)
+_DIGITS = re.compile(r"^[0-9]{1,12}$")
+_CARD_LIKE = re.compile(r"^[0-9][0-9 -]{11,22}[0-9]$")
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{3,63}$")
+_LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
+
+
+class KeyKind(StrEnum):
+    CASE_REFERENCE = "case_reference"
+    INVOICE_NUMBER = "invoice_number"
+    EMAIL = "email"
+    NUMBER = "number"
+    CARD_LAST4 = "card_last4"
+    PSP_ID = "psp_id"
+    NAME = "name"
+
+
+@dataclass(frozen=True)
+class SearchKey:
+    """What a typed key can be. ``kinds`` is empty for an empty (or unusable) key."""
+
+    text: str  # stripped, inner whitespace collapsed, at most MAX_QUERY_CHARS
+    kinds: frozenset[KeyKind] = field(default_factory=frozenset)
+    reference: str = ""  # normalised case reference, e.g. "DSP-000123"
+    reference_prefix: str = ""  # "DSP"
+    number: int | None = None  # the digits as an id
+    maybe_card_number: bool = False  # looks like a full card number: never shown back, never logged
+
+    def has(self, kind: KeyKind) -> bool:
+        return kind in self.kinds
+
+    @property
+    def display(self) -> str:
+        """What the page may show of the key (nothing when it may be a card number)."""
+        return "" if self.maybe_card_number else self.text
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def case_reference_prefixes() -> dict[str, Any]:
+    """``{"DSP": spec, "RFD": spec, …}`` from the registered case types."""
+    from backoffice.cases.registry import case_types
+
+    return {spec.model.REFERENCE_PREFIX: spec for spec in case_types()}
+
+
+def classify(raw: str | None, *, reference_prefixes: frozenset[str] | None = None) -> SearchKey:
+    """Route a typed key by its shape (pure apart from reading the registered case prefixes)."""
+    text = _SPACES.sub(" ", (raw or "").strip())[:MAX_QUERY_CHARS]
+    if not text:
+        return SearchKey(text="")
+    prefixes = reference_prefixes if reference_prefixes is not None else frozenset(case_reference_prefixes())
+
+    compact = text.replace(" ", "").replace("-", "")
+    if _CARD_LIKE.match(text) and 13 <= len(compact) <= 19 and compact.isdigit() and luhn_valid(compact):
+        # A full card number typed by mistake: it may still be an Adyen PSP reference (16 digits).
+        kinds = {KeyKind.PSP_ID} if compact == text and len(text) == 16 else set()
+        return SearchKey(text=compact, kinds=frozenset(kinds), maybe_card_number=True)
+
+    match = _REFERENCE.match(text)
+    if match and match["prefix"].upper() in prefixes:
+        prefix = match["prefix"].upper()
+        number = int(match["number"])
+        return SearchKey(text=text, kinds=frozenset({KeyKind.CASE_REFERENCE}),
+                         reference=f"{prefix}-{number:06d}", reference_prefix=prefix, number=number)
+    if _INVOICE.match(text):
+        return SearchKey(text=text.upper(), kinds=frozenset({KeyKind.INVOICE_NUMBER}))
+    if "@" in text and " " not in text:
+        return SearchKey(text=text.lower(), kinds=frozenset({KeyKind.EMAIL}))
+    if _DIGITS.match(text):
+        kinds = {KeyKind.NUMBER, KeyKind.PSP_ID}
+        if len(text) == 4:
+            kinds.add(KeyKind.CARD_LAST4)
+        return SearchKey(text=text, kinds=frozenset(kinds), number=int(text))
+    kinds = set()
+    if _TOKEN.match(text) and any(ch.isdigit() or ch == "_" for ch in text):
+        kinds.add(KeyKind.PSP_ID)
+    if len(_LETTERS.findall(text)) >= 2:
+        kinds.add(KeyKind.NAME)
+    return SearchKey(text=text, kinds=frozenset(kinds))
+
+
+# ---------------------------------------------------------------- lookups (Q objects per kind of row)
+
+
+def customer_q(key: SearchKey) -> Q | None:
+    """The customer rows a key can mean, or None when it cannot mean any."""
+    q = Q()
+    if key.has(KeyKind.EMAIL):
+        q |= Q(email__istartswith=key.text)
+    if key.has(KeyKind.NUMBER):
+        q |= Q(pk=key.number)
+    if key.has(KeyKind.PSP_ID) or key.has(KeyKind.NUMBER):
+        q |= Q(external_id=key.text)
+    if key.has(KeyKind.NAME):
+        q |= name_q("name", key.text)
+    return q or None
+
+
+def name_q(field_name: str, text: str) -> Q:
+    """Case-insensitive "contains" for names (trigram GIN on PostgreSQL); prefix only when too short."""
+    if len(text) < TRIGRAM_MIN_CHARS:
+        return Q(**{f"{field_name}__istartswith": text})
+    return Q(**{f"{field_name}__icontains": text})
+
+
+def invoice_q(key: SearchKey) -> Q | None:
+    q = Q()
+    if key.has(KeyKind.INVOICE_NUMBER):
+        q |= Q(number__startswith=key.text)
+    if key.has(KeyKind.NUMBER):
+        q |= Q(pk=key.number)
+    return q or None
+
+
+def payment_q(key: SearchKey) -> Q | None:
+    q = Q()
+    if key.has(KeyKind.PSP_ID):
+        q |= Q(psp_reference__startswith=key.text)
+    if key.has(KeyKind.NUMBER):
+        q |= Q(pk=key.number)
+    if key.has(KeyKind.CARD_LAST4):
+        q |= Q(card_last4=key.text)
+    return q or None
+
+
+# Case fields that hold a PSP's id for the case (looked up for PSP-id-shaped keys when the model has them).
+CASE_PSP_ID_FIELDS = ("psp_dispute_id", "psp_refund_id")
+
+
+def case_q(key: SearchKey, model: Any) -> Q | None:
+    q = Q()
+    if key.has(KeyKind.CASE_REFERENCE):
+        if key.reference_prefix != model.REFERENCE_PREFIX:
+            return None
+        q |= Q(reference=key.reference)
+    if key.has(KeyKind.NUMBER):
+        q |= Q(pk=key.number)
+    if key.has(KeyKind.PSP_ID):
+        names = {f.name for f in model._meta.get_fields()}
+        for field_name in CASE_PSP_ID_FIELDS:
+            if field_name in names:
+                # Disputes have a prefix index on the PSP id; refund ids are exact (unique index).
+                lookup = "startswith" if field_name == "psp_dispute_id" else "exact"
+                q |= Q(**{f"{field_name}__{lookup}": key.text})
+    return q or None
+
+
+# ---------------------------------------------------------------- the selector
+
+
+@dataclass
+class CaseHits:
+    spec: Any
+    rows: list[Any]
+    more: bool
+
+
+@dataclass
+class SearchResults:
+    key: SearchKey
+    customers: list[Any] = field(default_factory=list)
+    invoices: list[Any] = field(default_factory=list)
+    payments: list[Any] = field(default_factory=list)
+    cases: list[CaseHits] = field(default_factory=list)
+    more: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return (len(self.customers) + len(self.invoices) + len(self.payments)
+                + sum(len(group.rows) for group in self.cases))
+
+    def single_exact_url(self) -> str | None:
+        """The one row a unique identifier (case reference, invoice number, PSP id) names, if exactly one."""
+        if self.total != 1 or not (self.key.kinds & {KeyKind.CASE_REFERENCE, KeyKind.INVOICE_NUMBER}):
+            return None
+        from django.urls import reverse
+
+        for group in self.cases:
+            for row in group.rows:
+                return reverse(group.spec.detail_url_name, args=[row.pk])
+        if self.invoices and self.invoices[0].number == self.key.text:
+            return reverse("invoice-detail", args=[self.invoices[0].pk])
+        return None
+
+
+def _take(queryset: QuerySet, limit: int) -> tuple[list[Any], bool]:
+    rows = list(queryset[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def search(*, user: Any, q: str | None, limit: int = DEFAULT_LIMIT) -> SearchResults:
+    """Everything a key can name that ``user`` may read: at most one query per kind of row."""
+    from backoffice.cases.registry import case_types
+    from backoffice.roles.predicates import can_read
+    from invoices.models import Customer, Invoice, Payment
+
+    key = classify(q)
+    results = SearchResults(key=key)
+    if not key.kinds or not can_read(user):
+        return results
+    lookups = (
+        ("customers", Customer.objects.order_by("name", "id"), customer_q(key)),
+        ("invoices", Invoice.objects.select_related("customer").order_by("-issued_at", "-id"), invoice_q(key)),
+        ("payments", Payment.objects.select_related("customer", "invoice").order_by("-captured_at", "-id"),
+         payment_q(key)),
+    )
+    for name, queryset, condition in lookups:
+        if condition is not None:
+            rows, more = _take(queryset.filter(condition), limit)
+            setattr(results, name, rows)
+            results.more[name] = more
+    for spec in case_types():
+        condition = case_q(key, spec.model)
+        if condition is None:
+            continue
+        rows, more = _take(spec.queryset(user).filter(condition).order_by("-created_at", "-id"), limit)
+        if rows:
+            results.cases.append(CaseHits(spec=spec, rows=rows, more=more))
+    return results
