@@ -29,8 +29,8 @@ demo: venv system-deps
 	$(BIN)/python manage.py run_periodic --force
 	@echo "Demo users: specialist, specialist2, lead, lead2, auditor, admin — password: demo"
 	@if [ -z "$$REDIS_URL" ]; then \
-		echo "No REDIS_URL: periodic tasks run in-process every minute (manage.py run_periodic --loop)"; \
-		$(BIN)/python manage.py run_periodic --loop --every 60 & periodic=$$!; \
+		echo "No REDIS_URL: the periodic tasks run in-process on their schedule (manage.py run_periodic --loop)"; \
+		$(BIN)/python manage.py run_periodic --loop & periodic=$$!; \
 		trap "kill $$periodic 2>/dev/null" EXIT INT TERM; \
 		$(BIN)/python manage.py runserver 127.0.0.1:$(PORT); \
 	else \

@@ -15,6 +15,7 @@ urlpatterns = [
     # The split view serves its script as a file (no inline script, for the Content-Security-Policy).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("notifications/", include("backoffice.notifications.urls")),
+    path("", include("backoffice.insight.urls")),
     path("webhooks/", include("backoffice.webhooks.urls")),
     path("", include("backoffice.web.urls")),
     path("search/", web.search_view, name="search"),

@@ -325,7 +325,7 @@ def measure_tasks() -> list[dict[str, Any]]:
     app.loader.import_default_modules()
     results = []
     for name in ("disputes.send_deadline_reminders", "disputes.escalate_overdue", "disputes.expire_past_due",
-                 "invoices.check_extensions", "refunds.sweep_processing", "notifications.resend_unsent_alerts"):
+                 "invoices.check_extensions", "refunds.sweep_processing", "notifications.deliver_outbox"):
         task = app.tasks.get(name)
         if task is None:
             results.append({"task": name, "error": "not registered"})

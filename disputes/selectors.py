@@ -3,13 +3,15 @@ with what the list shows joined in (a fixed number of queries per page, no N+1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
+from backoffice.notifications.models import CaseAlert
 from backoffice.roles.predicates import can_read
 from invoices.models import InvoiceLine, Payment
 
@@ -79,6 +81,70 @@ def payment_find(*, reference: str) -> Payment | None:
         if found is not None:
             return found
     return qs.filter(psp_reference=reference).order_by("id").first()
+
+
+# ---------------------------------------------------------------- deadline scans (periodic tasks)
+# Each selects only what is due, with an indexed range on (state, internal_due_at) or (state, due_at)
+# and an anti-join on the alert claims (the case_alert_once unique index), in one query per batch.
+
+REMINDER_STATES = ("inquiry", "needs_response")
+
+
+def _reminder_offset(*, now: datetime, offsets_days: Sequence[int]) -> tuple[Case, list[int]]:
+    """The reminder window each internal due date is in at ``now``, as SQL (see
+    ``backoffice.notifications.deadlines.reminder_window``): offset o's window holds due dates in
+    (now + next smaller offset, now + o]."""
+    offsets = sorted({int(o) for o in offsets_days if int(o) > 0}, reverse=True)
+    whens = []
+    for i, offset in enumerate(offsets):
+        lower = now + timedelta(days=offsets[i + 1]) if i + 1 < len(offsets) else now
+        whens.append(When(internal_due_at__gt=lower, internal_due_at__lte=now + timedelta(days=offset),
+                          then=Value(offset)))
+    return Case(*whens, default=None, output_field=IntegerField()), offsets
+
+
+def disputes_due_for_reminder(*, now: datetime, offsets_days: Sequence[int], after_id: int = 0,
+                              limit: int) -> list[Dispute]:
+    """Open disputes whose internal due date is inside a reminder window at ``now`` and whose reminder
+    for that window (this due date, this offset) has not been claimed; ``reminder_offset`` annotated,
+    the assignee's address joined in. Ordered by id, after ``after_id`` (keyset)."""
+    offset, offsets = _reminder_offset(now=now, offsets_days=offsets_days)
+    if not offsets:
+        return []
+    claimed = CaseAlert.objects.filter(case_type=Dispute.CASE_TYPE, case_id=OuterRef("pk"),
+                                       due_at=OuterRef("internal_due_at"), kind="reminder",
+                                       offset_days=OuterRef("reminder_offset"))
+    return list(
+        Dispute.objects.filter(state__in=REMINDER_STATES, internal_due_at__gt=now,
+                               internal_due_at__lte=now + timedelta(days=offsets[0]), pk__gt=after_id)
+        .annotate(reminder_offset=offset)
+        .filter(~Exists(claimed))
+        .select_related("assignee")
+        .only("pk", "reference", "internal_due_at", "assignee__id", "assignee__email", "assignee__username")
+        .order_by("pk")[:limit]
+    )
+
+
+def disputes_due_for_escalation(*, now: datetime) -> QuerySet[Dispute]:
+    """Disputes still needing a response after their internal due date, not escalated since that date
+    was set, whose escalation for this due date has not been claimed."""
+    claimed = CaseAlert.objects.filter(case_type=Dispute.CASE_TYPE, case_id=OuterRef("pk"),
+                                       due_at=OuterRef("internal_due_at"), kind="escalation", offset_days=0)
+    return (
+        Dispute.objects.filter(state="needs_response", internal_due_at__lt=now)
+        .filter(Q(escalated_at__isnull=True) | Q(escalated_at__lt=F("internal_due_at")))
+        .filter(~Exists(claimed))
+        .order_by("internal_due_at", "pk")
+    )
+
+
+def disputes_past_due(*, now: datetime, after: tuple[datetime, int] | None = None, limit: int) -> list[tuple[int, Any]]:
+    """``(id, due_at)`` of disputes still needing a response after their network deadline, oldest
+    deadline first, after ``after`` (keyset on due date and id)."""
+    qs = Dispute.objects.filter(state="needs_response", due_at__lt=now)
+    if after is not None:
+        qs = qs.filter(Q(due_at__gt=after[0]) | Q(due_at=after[0], pk__gt=after[1]))
+    return list(qs.order_by("due_at", "pk").values_list("pk", "due_at")[:limit])
 
 
 def dispute_open_proposal(*, dispute: Dispute) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,10 +18,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from backoffice.actors import actor_label
+from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition, transition_permitted
 from backoffice.cases.uploads import check_upload
@@ -56,7 +57,7 @@ from .models import (
     evidence_upload_to,
     packet_upload_to,
 )
-from .selectors import reason_code_find
+from .selectors import disputes_due_for_escalation, reason_code_find
 
 logger = logging.getLogger("disputes")
 
@@ -508,6 +509,39 @@ def dispute_reopen(*, dispute_id: int, actor: Any, reason: str = "", due_at: dat
                 checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
 
 
+def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reason: str = "") -> Dispute:
+    """The PSP moved the response deadline of an open dispute (e.g. Stripe's ``evidence_details.due_by``
+    changed): set ``due_at`` and the internal due date before it, journaled as ``move_deadline``.
+    Reminders and escalation start a new series for the new date (their claims are per due date)."""
+    if timezone.is_naive(due_at):
+        raise InvalidInput("due_at must carry a time zone (UTC).", code="invalid_due_at")
+    if not (is_system(actor) or is_team_lead(actor)):
+        raise PermissionDenied("Only the PSP or a team lead moves a dispute's deadline.")
+    row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reason_code_id").first()
+    if row is None:
+        raise NotFound(f"Dispute {dispute_id} does not exist.")
+    with transaction.atomic():
+        _lock_payment(row["payment_id"])
+        dispute = lock_case(Dispute, dispute_id, nowait=False)
+        if dispute.state not in EVIDENCE_OPEN_STATES:
+            raise Conflict(f"{dispute.reference} is '{dispute.state}': its deadline no longer moves.",
+                           code="deadline_closed")
+        if due_at <= timezone.now():
+            raise InvalidInput("The new due date must be in the future.", code="invalid_due_at")
+        before = dispute.due_at
+        due, internal_due = dispute_deadlines(reason_code=dispute.reason_code, start=timezone.now(), due_at=due_at)
+        Dispute.objects.filter(pk=dispute.pk).update(due_at=due, internal_due_at=internal_due,
+                                                     updated_at=timezone.now())
+        journal_record(
+            case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
+            transition="move_deadline", source=dispute.state, target=dispute.state, actor=actor,
+            reason=(reason or "").strip(),
+            context={"due_at_before": before.isoformat() if before else None, "due_at": due.isoformat()},
+        )
+        dispute.due_at, dispute.internal_due_at = due, internal_due
+    return dispute
+
+
 def _truthy(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -541,20 +575,48 @@ def dispute_transition(*, case_id: int, name: str, actor: Any, reason: str = "",
     return _run(dispute_id=case_id, name=name, actor=actor, reason=reason, expected_state=expected)
 
 
-def dispute_mark_escalated(*, dispute_id: int, actor: Any, now: datetime | None = None) -> Dispute | None:
-    """Stamp ``escalated_at`` once (journaled as ``escalate``); None when already escalated or no longer open."""
+def disputes_escalate_overdue(*, now: datetime | None = None, limit: int, leads: Callable[[], Sequence[Any]],
+                             actor: Any = CELERY) -> tuple[int, list[int]]:
+    """Escalate up to ``limit`` overdue disputes to the team leads, all in one transaction.
+
+    The disputes are locked (``SKIP LOCKED``: one a person is changing right now waits for the next
+    run), each escalation is claimed (``case_alert_once``: a second scheduler gets nothing), and for
+    the claims won ``escalated_at`` is stamped, ``escalate`` journaled and the leads notified. A crash
+    anywhere rolls all of it back together, so an escalation is never claimed without its stamp.
+    Returns how many disputes were selected and the ids escalated by this call. ``leads`` is called
+    only when there is something to escalate.
+    """
+    from backoffice.notifications.services import AlertSpec, alerts_claim
+
+    now = now or timezone.now()
     with transaction.atomic():
-        dispute = lock_case(Dispute, dispute_id, nowait=False)
-        if dispute.escalated_at is not None or dispute.state != DisputeState.NEEDS_RESPONSE:
-            return None
-        dispute.escalated_at = now or timezone.now()
-        Dispute.objects.filter(pk=dispute.pk).update(escalated_at=dispute.escalated_at)
-        journal_record(
-            case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=dispute.reference or "",
-            transition="escalate", source=dispute.state, target=dispute.state, actor=actor,
-            context={"internal_due_at": dispute.internal_due_at.isoformat() if dispute.internal_due_at else None},
-        )
-    return dispute
+        qs = disputes_due_for_escalation(now=now)
+        if connection.features.has_select_for_update_skip_locked and connection.features.has_select_for_update_of:
+            qs = qs.select_for_update(skip_locked=True, of=("self",))
+        rows = list(qs.only("pk", "reference", "state", "internal_due_at")[:limit])
+        if not rows:
+            return 0, []
+        people = list(leads())
+        claimed = alerts_claim(alerts=[AlertSpec(
+            case_type=Dispute.CASE_TYPE, case_id=row.pk, case_reference=row.reference or "", kind="escalation",
+            due_at=row.internal_due_at, offset_days=0, recipients=people,
+            title=f"{row.reference}: past its internal due date",
+            body=f"Still needs a response; internal due was {row.internal_due_at:%Y-%m-%d %H:%M} UTC.",
+            url=reverse("disputes:detail", args=[row.pk]),
+        ) for row in rows])
+        won = {alert.case_id for alert in claimed.alerts}
+        Dispute.objects.filter(pk__in=won).update(escalated_at=now)
+        for row in rows:
+            if row.pk in won:
+                journal_record(
+                    case_type=Dispute.CASE_TYPE, case_id=row.pk, case_reference=row.reference or "",
+                    transition="escalate", source=row.state, target=row.state, actor=actor,
+                    context={"internal_due_at": row.internal_due_at.isoformat(),
+                             "team_leads": len(people)},
+                )
+    if won:
+        logger.info("disputes_escalated count=%s actor=%s", len(won), actor_label(actor))
+    return len(rows), sorted(won)
 
 
 # ---------------------------------------------------------------- cover letter

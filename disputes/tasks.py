@@ -1,10 +1,18 @@
-"""Deadline work on disputes: reminders, overdue escalation, expiry. Ids in, state in the database,
-each alert claimed once under a unique constraint (backoffice.notifications.CaseAlert)."""
+"""Deadline work on disputes: reminders, overdue escalation, expiry.
+
+Each scan selects only what is due with one indexed query per batch (``disputes.selectors``),
+claims in bulk, and does per-case work only for the disputes that act; a run that finds nothing
+due costs one query. Batches are bounded (``PERIODIC_TASK_BATCH_SIZE``) and a run stops when its
+time budget is spent (``PERIODIC_TASK_TIME_BUDGET_SECONDS``): the next run goes on from there.
+The ``*_now`` functions are what the tasks run, callable directly (the benchmarks do).
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -13,105 +21,133 @@ from django.utils import timezone
 
 from backoffice.actors import CELERY
 from backoffice.errors import DomainError
-from backoffice.notifications.deadlines import reminder_window
-from backoffice.notifications.models import CaseAlert
-from backoffice.notifications.services import alert_claim_and_notify, team_leads
+from backoffice.notifications.services import AlertSpec, alerts_claim, team_leads
+from backoffice.scheduling import ScanResult, TimeBudget, batch_size
 
-from .models import Dispute, DisputeState
-from .services import dispute_expire, dispute_mark_escalated
+from .models import DisputeState
+from .selectors import disputes_due_for_reminder, disputes_past_due
+from .services import dispute_expire, disputes_escalate_overdue
 
 logger = logging.getLogger("backoffice.tasks")
 
-REMINDER_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE)
+
+class _Leads:
+    """The team leads, fetched at most once per run and only if someone needs them."""
+
+    def __init__(self) -> None:
+        self._leads: list[Any] | None = None
+
+    def __call__(self) -> Sequence[Any]:
+        if self._leads is None:
+            self._leads = team_leads()
+        return self._leads
 
 
-def send_deadline_reminders_now(*, now: datetime | None = None) -> int:
+def send_deadline_reminders_now(*, now: datetime | None = None, limit: int | None = None,
+                                budget_seconds: float | None = None) -> ScanResult:
+    """Claim and send the reminder of the current window for every open dispute inside one (7, 3 and
+    1 days before the internal due date by default): to the assignee, or to every team lead."""
     now = now or timezone.now()
-    offsets = settings.DISPUTE_REMINDER_OFFSETS_DAYS
-    horizon = now + timedelta(days=max(offsets, default=0))
-    candidates = (Dispute.objects.filter(state__in=REMINDER_STATES, internal_due_at__gt=now,
-                                         internal_due_at__lte=horizon)
-                  .select_related("assignee").only("id", "reference", "internal_due_at", "assignee", "state"))
-    sent = 0
-    leads = None
-    for dispute in candidates.iterator(chunk_size=1000):
-        offset = reminder_window(due_at=dispute.internal_due_at, now=now, offsets_days=offsets)
-        if offset is None:
-            continue
-        if CaseAlert.objects.filter(case_type="dispute", case_id=dispute.pk, due_at=dispute.internal_due_at,
-                                    kind=CaseAlert.Kind.REMINDER, offset_days=offset).exists():
-            continue
-        if dispute.assignee_id:
-            recipients = [dispute.assignee]
-        else:
-            leads = team_leads() if leads is None else leads
-            recipients = leads
-        alert = alert_claim_and_notify(
-            case_type="dispute", case_id=dispute.pk, case_reference=dispute.reference or "",
-            kind=CaseAlert.Kind.REMINDER, due_at=dispute.internal_due_at, offset_days=offset,
-            recipients=recipients,
-            title=f"{dispute.reference}: evidence due in {offset} day(s)",
-            body=f"Internal due date {dispute.internal_due_at:%Y-%m-%d %H:%M} UTC.",
-            url=reverse("disputes:detail", args=[dispute.pk]),
-        )
-        sent += alert is not None
-    return sent
+    size = batch_size(limit)
+    budget = TimeBudget(budget_seconds)
+    result = ScanResult("disputes.send_deadline_reminders")
+    leads = _Leads()
+    after = 0
+    while True:
+        rows = disputes_due_for_reminder(now=now, offsets_days=settings.DISPUTE_REMINDER_OFFSETS_DAYS,
+                                         after_id=after, limit=size + 1)
+        batch = rows[:size]
+        if not batch:
+            break
+        result.batches += 1
+        after = batch[-1].pk
+        claimed = alerts_claim(alerts=[AlertSpec(
+            case_type="dispute", case_id=d.pk, case_reference=d.reference or "", kind="reminder",
+            due_at=d.internal_due_at, offset_days=d.reminder_offset,
+            recipients=[d.assignee] if d.assignee_id else leads(),
+            title=f"{d.reference}: evidence due in {d.reminder_offset} day(s)",
+            body=f"Internal due date {d.internal_due_at:%Y-%m-%d %H:%M} UTC.",
+            url=reverse("disputes:detail", args=[d.pk]),
+        ) for d in batch])
+        result.acted += len(claimed)
+        result.skipped += len(batch) - len(claimed)
+        if len(rows) <= size:
+            break
+        if budget.spent:
+            result.more = True
+            break
+    result.seconds = budget.elapsed
+    return result.log()
 
 
-def escalate_overdue_now(*, now: datetime | None = None) -> int:
+def escalate_overdue_now(*, now: datetime | None = None, limit: int | None = None,
+                         budget_seconds: float | None = None) -> ScanResult:
+    """Escalate, once per internal due date, every dispute still needing a response after it."""
     now = now or timezone.now()
-    overdue = Dispute.objects.filter(state=DisputeState.NEEDS_RESPONSE, internal_due_at__lt=now,
-                                     escalated_at__isnull=True).only("id", "reference", "internal_due_at")
-    count = 0
-    for dispute in overdue.iterator(chunk_size=1000):
-        alert = alert_claim_and_notify(
-            case_type="dispute", case_id=dispute.pk, case_reference=dispute.reference or "",
-            kind=CaseAlert.Kind.ESCALATION, due_at=dispute.internal_due_at, offset_days=0,
-            recipients=team_leads(),
-            title=f"{dispute.reference}: past its internal due date",
-            body=f"Still needs a response; internal due was {dispute.internal_due_at:%Y-%m-%d %H:%M} UTC.",
-            url=reverse("disputes:detail", args=[dispute.pk]),
-        )
-        if alert is not None:
-            dispute_mark_escalated(dispute_id=dispute.pk, actor=CELERY, now=now)
-            count += 1
-    return count
+    size = batch_size(limit)
+    budget = TimeBudget(budget_seconds)
+    result = ScanResult("disputes.escalate_overdue")
+    leads = _Leads()
+    while True:
+        selected, escalated = disputes_escalate_overdue(now=now, limit=size, leads=leads)
+        if not selected:
+            break
+        result.batches += 1
+        result.acted += len(escalated)
+        result.skipped += selected - len(escalated)
+        if selected < size:
+            break
+        if budget.spent:
+            result.more = True
+            break
+    result.seconds = budget.elapsed
+    return result.log()
 
 
-def expire_past_due_now(*, now: datetime | None = None) -> int:
+def expire_past_due_now(*, now: datetime | None = None, limit: int | None = None,
+                        budget_seconds: float | None = None) -> ScanResult:
+    """``expire`` (as ``system:celery``) every dispute still needing a response after its network deadline."""
     now = now or timezone.now()
-    count = 0
-    for pk in Dispute.objects.filter(state=DisputeState.NEEDS_RESPONSE, due_at__lt=now).values_list("pk", flat=True):
-        try:
-            dispute_expire(dispute_id=pk, actor=CELERY, reason="network deadline passed")
-            count += 1
-        except DomainError as err:
-            logger.info("expire_skipped dispute_id=%s code=%s", pk, err.code)
-    return count
+    size = batch_size(limit)
+    budget = TimeBudget(budget_seconds)
+    result = ScanResult("disputes.expire_past_due")
+    after = None
+    while not result.more:
+        rows = disputes_past_due(now=now, after=after, limit=size)
+        if not rows:
+            break
+        result.batches += 1
+        for pk, due_at in rows:
+            if budget.spent:
+                result.more = True
+                break
+            after = (due_at, pk)
+            try:
+                dispute_expire(dispute_id=pk, actor=CELERY, reason="network deadline passed",
+                               expected_state=DisputeState.NEEDS_RESPONSE)
+                result.acted += 1
+            except DomainError as err:  # changed meanwhile: a person acted, or it is locked right now
+                result.skipped += 1
+                logger.info("expire_skipped dispute_id=%s code=%s", pk, err.code)
+        if len(rows) < size:
+            break
+    result.seconds = budget.elapsed
+    return result.log()
 
 
 @shared_task(name="disputes.send_deadline_reminders", acks_late=True)
-def send_deadline_reminders() -> int:
-    logger.info("task_start task=disputes.send_deadline_reminders")
-    count = send_deadline_reminders_now()
-    logger.info("task_end task=disputes.send_deadline_reminders sent=%s", count)
-    return count
+def send_deadline_reminders() -> dict[str, Any]:
+    return send_deadline_reminders_now().as_dict()
 
 
 @shared_task(name="disputes.escalate_overdue", acks_late=True)
-def escalate_overdue() -> int:
-    logger.info("task_start task=disputes.escalate_overdue")
-    count = escalate_overdue_now()
-    logger.info("task_end task=disputes.escalate_overdue escalated=%s", count)
-    return count
+def escalate_overdue() -> dict[str, Any]:
+    return escalate_overdue_now().as_dict()
 
 
 @shared_task(name="disputes.expire_past_due", acks_late=True)
-def expire_past_due() -> int:
-    logger.info("task_start task=disputes.expire_past_due")
-    count = expire_past_due_now()
-    logger.info("task_end task=disputes.expire_past_due expired=%s", count)
-    return count
+def expire_past_due() -> dict[str, Any]:
+    return expire_past_due_now().as_dict()
 
 
 # ---------------------------------------------------------------- evidence to the PSP

@@ -152,12 +152,14 @@ def customer_broke_promise_recently(*, customer_id: int, now: datetime | None = 
     ).exists()
 
 
-def extensions_to_check(*, now: datetime) -> list[int]:
+def extensions_to_check(*, now: datetime, after_id: int = 0, limit: int | None = None) -> list[int]:
     """Approved extensions whose outcome may be decided now: the promise's deadline has passed,
-    or the ledger already shows the invoice paid (kept early). Ids only: the task re-fetches each."""
-    return list(
-        PaymentExtension.objects.filter(state=ExtensionState.APPROVED)
+    or the ledger already shows the invoice paid (kept early). Ids only, in id order after
+    ``after_id`` (keyset), at most ``limit``: the task re-fetches each."""
+    qs = (
+        PaymentExtension.objects.filter(state=ExtensionState.APPROVED, pk__gt=after_id)
         .filter(Q(due_at__lt=now) | Q(invoice__status=Invoice.Status.PAID) | Q(invoice__paid_at__isnull=False))
-        .order_by("due_at", "id")
+        .order_by("pk")
         .values_list("pk", flat=True)
     )
+    return list(qs[:limit] if limit is not None else qs)

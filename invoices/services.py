@@ -28,6 +28,7 @@ Lock order: the extension row (``run_transition``) → the invoice (in an ``afte
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -489,16 +490,30 @@ def extension_decide_outcome(*, extension_id: int, now: datetime | None = None) 
     return "pending"
 
 
-def extension_check_due(*, now: datetime | None = None) -> dict[str, int]:
+def extension_check_due(*, now: datetime | None = None, batch_size: int = 500,
+                        budget_seconds: float | None = None) -> dict[str, int]:
     """Decide every approved extension whose deadline has passed (or whose invoice the ledger shows
-    paid): ``fulfil`` when paid in full by the deadline, ``mark_broken`` when not. Idempotent."""
+    paid): ``fulfil`` when paid in full by the deadline, ``mark_broken`` when not. Idempotent.
+    Reads ids in keyset batches of ``batch_size``; stops early once ``budget_seconds`` are spent,
+    leaving the rest to the next run."""
     now = now or timezone.now()
+    started = time.monotonic()
     counts = {"checked": 0, "fulfilled": 0, "broken": 0, "pending": 0, "skipped": 0}
-    for extension_id in extensions_to_check(now=now):
-        counts["checked"] += 1
-        counts[extension_decide_outcome(extension_id=extension_id, now=now)] += 1
+    after = 0
+    more = False
+    while not more:
+        ids = extensions_to_check(now=now, after_id=after, limit=batch_size)
+        for extension_id in ids:
+            if budget_seconds is not None and time.monotonic() - started >= budget_seconds:
+                more = True
+                break
+            after = extension_id
+            counts["checked"] += 1
+            counts[extension_decide_outcome(extension_id=extension_id, now=now)] += 1
+        if len(ids) < batch_size:
+            break
     logger.info(
         "extension_check_due checked=%(checked)s fulfilled=%(fulfilled)s broken=%(broken)s pending=%(pending)s "
-        "skipped=%(skipped)s", counts,
+        "skipped=%(skipped)s more=%(more)s", {**counts, "more": more},
     )
     return counts

@@ -11,7 +11,7 @@ After the last retry the refund stays ``processing`` for the sweeper.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from celery.exceptions import Retry
@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from backoffice.gateway import GatewayTransientError, gateway_for
 from backoffice.queueing import enqueue_now
+from backoffice.scheduling import ScanResult, TimeBudget, batch_size
 
 from .models import Refund, RefundState
 from .services import refund_record_psp_result, refund_submission_start
@@ -53,27 +54,63 @@ def submit_refund(self, refund_id: int) -> str:
     return result.status
 
 
-def enqueue_submit(refund_id: int) -> None:
-    """Called on commit by the services (never inside an open transaction).
+def enqueue_submit(refund_id: int) -> bool:
+    """Called on commit by the services (never inside an open transaction), and by the sweeper.
 
     With a broker the worker runs the task and Celery retries it with backoff. In-process (the demo
     and the tests: ``task_always_eager``) Celery re-raises ``Retry`` instead of retrying when eager
     exceptions propagate, so the retries run here, at once, through the same task and the same
     idempotency key; after the last one the refund stays ``processing`` for the sweeper.
+    Returns False when the broker could not be reached (the sweeper sends it later).
     """
     if not submit_refund.app.conf.task_always_eager:
         # Bounded: with the broker down the approval has committed anyway; the sweeper sends it later.
-        enqueue_now(submit_refund, refund_id)
-        return
+        return enqueue_now(submit_refund, refund_id)
     for attempt in range(submit_refund.max_retries + 1):
         try:
             submit_refund.apply(args=(refund_id,), retries=attempt, throw=True)
-            return
+            return True
         except Retry:
             continue
         except GatewayTransientError:
             break  # retries exhausted
     logger.warning("submit_refund_gave_up refund_id=%s: the PSP stayed unavailable; left processing", refund_id)
+    return True
+
+
+def sweep_processing_now(*, now: datetime | None = None, limit: int | None = None,
+                         budget_seconds: float | None = None) -> ScanResult:
+    """Re-send refunds approved or processing with no PSP answer for REFUND_SWEEP_AFTER_MINUTES (the
+    broker was down at approval, or a worker died mid-call). Same idempotency key: safe. Selects only
+    stuck refunds (indexed on state), in keyset batches; stops at once when the broker is unreachable."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.REFUND_SWEEP_AFTER_MINUTES)
+    size = batch_size(limit)
+    budget = TimeBudget(budget_seconds)
+    result = ScanResult("refunds.sweep_processing")
+    for stuck in (Q(state=RefundState.APPROVED, updated_at__lt=cutoff),
+                  Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff, needs_attention_at__isnull=True)):
+        after = 0
+        while not result.more:
+            ids = list(Refund.objects.filter(stuck, pk__gt=after).order_by("pk").values_list("pk", flat=True)[:size])
+            if not ids:
+                break
+            result.batches += 1
+            for refund_id in ids:
+                if budget.spent:
+                    result.more = True
+                    break
+                after = refund_id
+                if not enqueue_submit(refund_id):
+                    result.more = True  # the broker is down: the next run tries again
+                    break
+                result.acted += 1
+            if len(ids) < size:
+                break
+        if result.more:
+            break
+    result.seconds = budget.elapsed
+    return result.log()
 
 
 @shared_task(name="refunds.sweep_processing", acks_late=True)
@@ -81,15 +118,5 @@ def sweep_processing() -> int:
     """Re-send refunds approved or processing with no final PSP answer for REFUND_SWEEP_AFTER_MINUTES
     (the broker was down at approval, a worker died mid-call, the PSP answered pending). Same
     idempotency key, or a look-up once the PSP named the refund; after REFUND_PSP_GIVE_UP_HOURS the
-    refund is flagged for the team leads instead."""
-    cutoff = timezone.now() - timedelta(minutes=settings.REFUND_SWEEP_AFTER_MINUTES)
-    stuck = Refund.objects.filter(
-        Q(state=RefundState.APPROVED, updated_at__lt=cutoff)
-        | Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff, needs_attention_at__isnull=True)
-    ).order_by("last_psp_attempt_at").values_list("pk", flat=True)[:500]
-    ids = list(stuck)
-    logger.info("task_start task=refunds.sweep_processing stuck=%s", len(ids))
-    for refund_id in ids:
-        enqueue_submit(refund_id)
-    logger.info("task_end task=refunds.sweep_processing enqueued=%s", len(ids))
-    return len(ids)
+    refund is flagged for the team leads instead (and left alone here)."""
+    return sweep_processing_now().acted

@@ -166,6 +166,9 @@ def _role_defaults(request):
 
     if not ReasonCode.objects.exists():
         catalogue_sync(ReasonCode)
+    from backoffice.scheduling import schedules_install
+
+    schedules_install()
     from backoffice.journal.services import journal_checkpoint_genesis
 
     journal_checkpoint_genesis()
@@ -296,3 +299,14 @@ def celery_worker_process(transactional_db):
             proc.kill()
         log.close()
         Path(log.name).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def flaky_mail(settings):
+    """E-mail through ``tests.mail.FlakyBackend``: ``flaky_mail.down = True`` or ``flaky_mail.refuse = {...}``."""
+    from tests.mail import FlakyBackend
+
+    FlakyBackend.reset()
+    settings.EMAIL_BACKEND = "tests.mail.FlakyBackend"
+    yield FlakyBackend
+    FlakyBackend.reset()

@@ -17,6 +17,7 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Model
 
 from backoffice.actors import actor_label
+from backoffice.context import bind_log_context
 from backoffice.errors import ConcurrentChange, DomainError, NotFound, PermissionDenied, TransitionNotAllowed
 from backoffice.journal.services import denied_record, journal_record
 
@@ -105,6 +106,7 @@ def run_transition(
         with transaction.atomic():
             case = lock_case(model, pk, nowait=nowait)
             reference = getattr(case, "reference", "") or ""
+            bind_log_context(case_reference=reference)
             method = _transition_method(case, name)
             if not transition_permitted(case, name, actor):
                 raise PermissionDenied(f"You may not {name.replace('_', ' ')} {reference or 'this case'}.")

@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from .models import CaseAlert, Notification
+from .models import CaseAlert, Notification, OutboxEmail, SchedulerProcess, TaskRunStatus
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Notification)
@@ -12,13 +25,25 @@ class NotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(CaseAlert)
-class CaseAlertAdmin(admin.ModelAdmin):
+class CaseAlertAdmin(ReadOnlyAdmin):
     list_display = ["claimed_at", "kind", "case_reference", "offset_days", "due_at", "emailed_at"]
     list_filter = ["kind"]
-    show_full_result_count = False
+    search_fields = ["=case_reference"]
 
-    def has_change_permission(self, request, obj=None):
-        return False
 
-    def has_add_permission(self, request):
-        return False
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "subject", "attempts", "next_attempt_at", "sent_at", "last_error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter)]
+    raw_id_fields = ["alert"]
+
+
+@admin.register(TaskRunStatus)
+class TaskRunStatusAdmin(ReadOnlyAdmin):
+    list_display = ["task", "last_succeeded_at", "last_failed_at", "runs", "failures", "unknown_count",
+                    "last_duration_ms", "last_error"]
+
+
+@admin.register(SchedulerProcess)
+class SchedulerProcessAdmin(ReadOnlyAdmin):
+    list_display = ["ident", "kind", "started_at", "last_seen_at"]

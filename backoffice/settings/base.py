@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "django_celery_beat",
+    "django_prometheus",
     "backoffice.cases",
     "backoffice.accounts",
     "backoffice.journal",
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "backoffice.web",
     "backoffice.api",
     "backoffice.gateway",
+    "backoffice.insight",
     "backoffice.webhooks",
     "invoices",
     "disputes",
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -79,6 +82,8 @@ MIDDLEWARE = [
     "backoffice.web.preferences.ReaderMiddleware",
     "backoffice.web.middleware.RequestContextMiddleware",
     "axes.middleware.AxesMiddleware",
+    "backoffice.insight.logs.LogContextMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -127,6 +132,18 @@ if env_bool("DB_PGBOUNCER", False):
         if _db["ENGINE"] == "django.db.backends.postgresql":
             _db["DISABLE_SERVER_SIDE_CURSORS"] = True
             _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
+
+
+def instrumented_engine(engine: str) -> str:
+    """The django-prometheus twin of a stock backend (query counts and latencies on /metrics)."""
+    prefix = "django.db.backends."
+    if engine.startswith(prefix) and engine[len(prefix):] in {"postgresql", "sqlite3", "mysql"}:
+        return "django_prometheus.db.backends." + engine[len(prefix):]
+    return engine
+
+
+for _db in DATABASES.values():
+    _db["ENGINE"] = instrumented_engine(_db["ENGINE"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -291,7 +308,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_RESULT_EXPIRES = None  # no result backend: no "celery.backend_cleanup" schedule either
+# Beat and the in-process runner (manage.py run_periodic) share this scheduler: see backoffice/scheduling.py.
+CELERY_BEAT_SCHEDULER = "backoffice.scheduling:Scheduler"
+CELERY_BEAT_SYNC_EVERY = 1  # write last_run_at after every task sent, not every 3 minutes
+# Periodic scans work in bounded batches and stop when their time budget is spent (the next run goes on).
+PERIODIC_TASK_BATCH_SIZE = env_int("PERIODIC_TASK_BATCH_SIZE", 500)
+PERIODIC_TASK_TIME_BUDGET_SECONDS = env_int("PERIODIC_TASK_TIME_BUDGET_SECONDS", 120)
 CELERY_TIMEZONE = "UTC"
 
 # A shared cache (throttle counters) on Redis when there is one; throttles let requests through if
@@ -307,14 +330,35 @@ CACHES = {
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "backoffice@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)  # seconds; an outbox lease (10 min) outlasts any one send
 
+# LOG_FORMAT=json: one JSON object per line with request id, user, case reference and task name.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"context": {"()": "backoffice.insight.logs.ContextFilter"}},
     "formatters": {
         "kv": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "kv"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# With JSON logs the Celery worker keeps Django's handlers instead of installing its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# /metrics (Prometheus): a bearer token and/or client networks; with neither, loopback only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = [n.strip() for n in os.environ.get("METRICS_ALLOWED_NETWORKS", "").split(",")
+                            if n.strip()]
+# Anomaly check: a figure is unusual beyond mean ± ANOMALY_BAND_SIGMAS standard deviations of the
+# same hours on the trailing 28 days, and by at least ANOMALY_MIN_CHANGE (absolute) from the mean.
+ANOMALY_BAND_SIGMAS = float(os.environ.get("ANOMALY_BAND_SIGMAS", "3"))
+ANOMALY_MIN_CHANGE = float(os.environ.get("ANOMALY_MIN_CHANGE", "3"))

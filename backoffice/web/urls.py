@@ -3,7 +3,6 @@ from django.urls import path
 from backoffice.journal.views import audit_verify_request
 
 from . import views
-from .dashboard import dashboard
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,11 +16,8 @@ urlpatterns = [
     path("cases/<slug:type_key>/<int:pk>/files/<int:file_id>/", views.case_file_view, name="case-file"),
     path("cases/<slug:type_key>/<int:pk>/transition/<slug:name>/", views.case_transition_view,
          name="case-transition"),
-    path("audit/", views.audit, name="audit"),
     path("audit/verify/", audit_verify_request, name="audit-verify"),
     path("profile/", views.profile_view, name="profile"),
     path("views/", views.saved_view_create_view, name="saved-view-create"),
     path("views/<int:pk>/delete/", views.saved_view_delete_view, name="saved-view-delete"),
-    path("dashboard/", dashboard, name="dashboard"),
-    path("audit/export.csv", views.audit_export, name="audit-export"),
 ]

@@ -1,14 +1,13 @@
-"""Pages shared by every case type: queues, case actions, audit; plus /healthz."""
+"""Pages shared by every case type: queues, case actions; plus /healthz. (/audit/ lives in backoffice.insight.)"""
 
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,12 +18,10 @@ from backoffice.cases.registry import QUEUE_NAMES, case_types, get_case_type
 from backoffice.cases.selectors import case_attachments, case_timeline
 from backoffice.cases.services import case_assign, case_attachment_add, case_claim, case_comment_add
 from backoffice.cases.transitions import available_transitions
-from backoffice.db.routers import use_replica
 from backoffice.errors import DomainError, InvalidInput
-from backoffice.journal.selectors import journal_last_verification, journal_search
 from backoffice.pagination import OrderKey, keyset_page, ordering_of
 from backoffice.roles.models import Role
-from backoffice.roles.predicates import can_read, is_auditor, is_team_lead, is_worker
+from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 
 from .errors import page_error_response
 
@@ -33,11 +30,16 @@ PER_PAGE = 25
 
 @require_GET
 def healthz(request):
-    """Database and broker status as JSON; 503 when the database is down."""
-    from backoffice.health import health_report
+    """200 ``{"ok": true}`` or 503 ``{"ok": false}``; staff users and API tokens also get the details
+    (database, broker, every schedule, schedulers, e-mail outbox, and what is wrong). See README."""
+    from backoffice.health import detail_allowed, health_report
 
     report = health_report()
-    return JsonResponse(report, status=200 if report["database"]["ok"] else 503)
+    status = 200 if report["ok"] else 503
+    body = report if detail_allowed(request) else {"ok": report["ok"]}
+    response = JsonResponse(body, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _require_reader(request) -> None:
@@ -412,67 +414,6 @@ class CaseDetailView(TemplateView):
             if is_team_lead(user) else [],
         )
         return context
-
-
-def _audit_allowed(user) -> bool:
-    return bool(is_team_lead(user) or is_auditor(user))
-
-
-@login_required
-@use_replica
-def audit(request):
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors use the audit pages."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    rows_qs = journal_search(**params)
-    page = max(int(request.GET.get("page", "1")) if request.GET.get("page", "1").isdigit() else 1, 1)
-    rows = list(rows_qs[(page - 1) * 50 : page * 50 + 1])
-    # Chain verification runs as a task (backoffice/journal/tasks.py); the page shows its last result.
-    chain = journal_last_verification()
-    return render(request, "audit/audit.html", {
-        "rows": rows[:50], "has_next": len(rows) > 50, "page": page, "params": params, "chain": chain,
-        "query": _without_page(request.GET),
-    })
-
-
-def _without_page(query) -> str:
-    query = query.copy()
-    query.pop("page", None)
-    query.pop("verify", None)
-    return query.urlencode()
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-@login_required
-@use_replica
-def audit_export(request) -> HttpResponse:
-    """Streams the filtered journal as CSV in constant memory."""
-    if not _audit_allowed(request.user):
-        return render(request, "403.html", {"message": "Only team leads and auditors export the journal."},
-                      status=403)
-    params = {k: request.GET.get(k) or None for k in ("case_type", "actor", "since", "until", "q")}
-    qs = journal_search(**params).values_list(
-        "created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source_state",
-        "target_state", "actor_label", "reason", "context", "prev_hash", "hash",
-    )
-    writer = csv.writer(_Echo())
-    header = ["created_at", "case_type", "case_reference", "case_id", "seq", "transition", "source", "target",
-              "actor", "reason", "context", "prev_hash", "hash"]
-
-    def rows():
-        yield writer.writerow(header)
-        for row in qs.iterator(chunk_size=2000):
-            yield writer.writerow([row[0].isoformat(), *row[1:]])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="journal.csv"'
-    return response
-
 
 
 @login_required

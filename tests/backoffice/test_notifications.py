@@ -35,4 +35,4 @@ def test_dashboard_shows_kpis(client, lead):
     DisputeFactory(internal_due_at=timezone.now() - timezone.timedelta(hours=1))
     client.force_login(lead)
     html = client.get("/dashboard/").content.decode()
-    assert 'data-kpi="disputes_overdue">1<' in html
+    assert 'data-kpi="overdue_disputes" class="due-past">1<' in html
