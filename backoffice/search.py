@@ -285,9 +285,23 @@ def _pks_in(model: Any, condition: Q) -> QuerySet:
     return model._default_manager.filter(condition).values("pk")
 
 
+def _alternatives(condition: Q | None) -> list[Q]:
+    """``a | b | c`` as ``[a, b, c]``: each alternative becomes its own UNION branch with its own index
+    (an OR of conditions on different columns is often answered by reading the whole table)."""
+    if condition is None:
+        return []
+    if condition.connector != Q.OR or condition.negated or len(condition.children) < 2:
+        return [condition]
+    out: list[Q] = []
+    for child in condition.children:
+        out += _alternatives(child) if isinstance(child, Q) else [Q(child)]
+    return out
+
+
 def _narrow(queryset: QuerySet, branches: list[Q]) -> QuerySet:
     """Rows matching any branch. One branch is applied as it is; several become ``id IN (… UNION …)``,
     so each branch keeps its own index instead of an OR the planner can only answer by a scan."""
+    branches = [alternative for branch in branches for alternative in _alternatives(branch)]
     if not branches:
         return queryset.none()
     if len(branches) == 1:
@@ -302,15 +316,11 @@ def _payments_of(key: SearchKey) -> list[Q]:
     from invoices.models import Customer, Invoice, Payment
 
     related = _related_key(key)
-    out = []
-    if (condition := payment_q(related)) is not None:
-        out.append(Q(payment_id__in=_pks_in(Payment, condition)))
-    if (condition := invoice_q(related)) is not None:
-        out.append(Q(payment_id__in=Payment.objects.filter(invoice_id__in=_pks_in(Invoice, condition))
-                     .values("pk")))
-    if (condition := customer_q(related)) is not None:
-        out.append(Q(payment_id__in=Payment.objects.filter(customer_id__in=_pks_in(Customer, condition))
-                     .values("pk")))
+    out = [Q(payment_id__in=_pks_in(Payment, c)) for c in _alternatives(payment_q(related))]
+    out += [Q(payment_id__in=Payment.objects.filter(invoice_id__in=_pks_in(Invoice, c)).values("pk"))
+            for c in _alternatives(invoice_q(related))]
+    out += [Q(payment_id__in=Payment.objects.filter(customer_id__in=_pks_in(Customer, c)).values("pk"))
+            for c in _alternatives(customer_q(related))]
     return out
 
 
@@ -319,12 +329,9 @@ def _invoices_of(key: SearchKey) -> list[Q]:
     from invoices.models import Customer, Invoice
 
     related = _related_key(key)
-    out = []
-    if (condition := invoice_q(related)) is not None:
-        out.append(Q(invoice_id__in=_pks_in(Invoice, condition)))
-    if (condition := customer_q(related)) is not None:
-        out.append(Q(invoice_id__in=Invoice.objects.filter(customer_id__in=_pks_in(Customer, condition))
-                     .values("pk")))
+    out = [Q(invoice_id__in=_pks_in(Invoice, c)) for c in _alternatives(invoice_q(related))]
+    out += [Q(invoice_id__in=Invoice.objects.filter(customer_id__in=_pks_in(Customer, c)).values("pk"))
+            for c in _alternatives(customer_q(related))]
     return out
 
 
@@ -366,8 +373,7 @@ def filter_invoices(queryset: QuerySet, raw: str | None) -> QuerySet:
 def _customers_of(key: SearchKey) -> list[Q]:
     from invoices.models import Customer
 
-    condition = customer_q(_related_key(key))
-    return [Q(customer_id__in=_pks_in(Customer, condition))] if condition is not None else []
+    return [Q(customer_id__in=_pks_in(Customer, c)) for c in _alternatives(customer_q(_related_key(key)))]
 
 
 def filter_payments(queryset: QuerySet, raw: str | None) -> QuerySet:
