@@ -145,6 +145,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: cached dashboard figures, throttle counters and lockouts of an
+    earlier test (the cache is Redis when REDIS_URL is set, shared by the whole run) must not leak into it."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _role_defaults(request):
     """Transactional tests flush the database, migration data included: put roles and reason codes back."""
     marker = request.node.get_closest_marker("django_db")
