@@ -6,16 +6,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
-from backoffice.roles.predicates import can_read, is_worker
+from backoffice.roles.predicates import can_read, is_worker, user_roles
 
 from .filters import AGE_BUCKETS, BreakFilter, age_bucket_q
-from .models import OPEN_STATES, Break, BreakState, SettlementImport, SettlementLine, WriteOffDecision
-from .policy import write_off_limits
+from .models import OPEN_STATES, Break, BreakState, SettlementImport, SettlementLine, WriteOffDecision, WriteOffLimit
 
 LIST_RELATED = ("assignee", "requester", "settlement_import", "payment")
 
@@ -40,16 +39,17 @@ def break_decisions(*, brk: Break) -> list[WriteOffDecision]:
 
 
 def breaks_awaiting_write_off_decision_by(queryset: QuerySet[Break], user: Any) -> QuerySet[Break]:
-    """The approvals queue: write-offs ``user`` could decide now (not their own, within their limit)."""
-    if not is_worker(user):
+    """The approvals queue: write-offs ``user`` could decide now (not their own, within their limit).
+
+    Mirrors ``reconciliation.policy.write_off_refusal`` as one lazy query (building the queue's
+    queryset costs no query of its own)."""
+    roles = user_roles(user)
+    if not is_worker(user) or not roles:
         return queryset.none()
-    within = Q()
-    for currency, limit in write_off_limits(user=user).items():
-        if limit > 0:
-            within |= Q(currency=currency, amount_minor__lte=limit)
-    if not within:
-        return queryset.none()
-    return queryset.filter(within, state=BreakState.WRITE_OFF_REQUESTED).exclude(requester_id=user.pk)
+    within = WriteOffLimit.objects.filter(role__in=roles, currency=OuterRef("currency"),
+                                          limit_minor__gte=OuterRef("amount_minor"))
+    return (queryset.filter(Exists(within), state=BreakState.WRITE_OFF_REQUESTED)
+            .exclude(requester_id=user.pk))
 
 
 def settlement_import_list(*, user: Any) -> QuerySet[SettlementImport]:
