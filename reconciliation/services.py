@@ -9,8 +9,7 @@ with ``break_open`` and closes them with ``break_auto_resolve`` as ``system:reco
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,8 +18,8 @@ from django.utils import timezone
 
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition
-from backoffice.errors import DomainError, InvalidInput, NotFound
-from backoffice.journal.services import denied_record
+from backoffice.denials import refusals_recorded
+from backoffice.errors import InvalidInput, NotFound
 
 from .conf import setting
 from .models import RECONCILIATION, Break, BreakState, Resolution, WriteOffDecision
@@ -29,18 +28,6 @@ from .policy import write_off_refusal
 logger = logging.getLogger("reconciliation")
 
 REASON_MAX_CHARS = 2000
-
-
-@contextmanager
-def _refusals_recorded(*, action: str, actor: Any, brk: Break) -> Iterator[None]:
-    """Record a refusal after the refused transaction has rolled back (so the record survives)."""
-    try:
-        yield
-    except DomainError as err:
-        if not isinstance(err, NotFound):
-            denied_record(case_type=Break.CASE_TYPE, case_id=brk.pk, case_reference=brk.reference or "",
-                          action=action, actor=actor, code=err.code, message=err.message)
-        raise
 
 
 def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
@@ -125,7 +112,7 @@ def break_request_write_off(*, brk: Break, actor: Any, reason: str, expected_sta
 
 def _decide(*, brk: Break, actor: Any, name: str, reason: str, expected_state: str | None) -> Break:
     reason = (reason or "").strip()
-    with _refusals_recorded(action=name, actor=actor, brk=brk):
+    with refusals_recorded(model=Break, action=name, actor=actor, case=brk):
         with transaction.atomic():
             current = lock_case(Break, brk.pk)
             if current.state == BreakState.WRITE_OFF_REQUESTED:
