@@ -1,7 +1,7 @@
 """Every write to disputes: creation, evidence, and each transition through the shared transition service.
 
-Lock order is payment → dispute (STYLE.md): each transition opens a transaction, locks the
-payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
+Lock order is payment → dispute (docs/DEVELOPING.md, "Lock order"): each transition opens a
+transaction, locks the payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
 lock: ``dispute_submit_evidence`` renders the packet from a snapshot first, then checks under
 the lock that the evidence has not changed since.
 """

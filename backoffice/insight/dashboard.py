@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,8 +18,8 @@ from django.utils import timezone
 
 from backoffice.db.routers import use_replica
 from backoffice.money import format_minor
-from backoffice.roles.models import Role
 from backoffice.roles.predicates import can_read, is_team_lead
+from backoffice.roles.selectors import workers
 
 from . import kpis
 from .audit import EARLIEST, LATEST, neutralise
@@ -256,8 +255,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     lead = bool(is_team_lead(request.user))
     assignees = []
     if lead:
-        assignees = list(get_user_model().objects.filter(
-            is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD]).distinct().order_by("username"))
+        assignees = list(workers())
     now = timezone.now()
     query = request.GET.copy()
     workload = kpis.workload(now=now, currency=form.cleaned_data.get("currency") or None)
