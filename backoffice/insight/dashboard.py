@@ -81,7 +81,7 @@ def _money(amount: int, currency: str) -> str:
     return format_minor(amount, currency)
 
 
-def tables(fig: dict[str, Any]) -> dict[str, Table]:
+def tables(fig: dict[str, Any], sections: list[dict[str, Any]] | None = None) -> dict[str, Table]:
     out: dict[str, Table] = {}
 
     def add(name: str, title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -152,7 +152,16 @@ def tables(fig: dict[str, Any]) -> dict[str, Table]:
         [[r["currency"], _money(r["outstanding"], r["currency"]), _money(r["invoiced"], r["currency"]),
           "—" if r["dso_days"] is None else r["dso_days"],
           *[_money(o["amount"], r["currency"]) for o in r["overdue_rows"]]] for r in fig["receivables"]])
+    for section in _sections() if sections is None else sections:
+        add(section["name"], section["title"], section["header"], section["rows"])
     return out
+
+
+def _sections() -> list[dict[str, Any]]:
+    """Figures the case types add through the registry (e.g. reconciliation), read now, not cached."""
+    from backoffice.cases.registry import dashboard_sections
+
+    return dashboard_sections()
 
 
 STATUS_LABELS = {"excessive": "EXCESSIVE — above the program's ratio and floor",
@@ -250,9 +259,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     query = request.GET.copy()
     workload = kpis.workload(now=now, currency=form.cleaned_data.get("currency") or None)
+    sections = _sections()
+    figure_tables = tables(figures, sections)
     return render(request, "insight/dashboard.html", {
         "tiles": _tiles(figures, workload),
-        "form": form, "f": figures, "tables": tables(figures), "charts": charts(figures),
+        "form": form, "f": figures, "tables": figure_tables, "charts": charts(figures),
+        "sections": [{**s, "table": figure_tables[s["name"]]} for s in sections],
         "workload": workload,
         "can_reassign": lead, "assignees": assignees, "query": query.urlencode(),
         "currencies": kpis.currencies(), "since": form.cleaned_data["since"], "until": form.cleaned_data["until"],
