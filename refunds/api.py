@@ -20,6 +20,7 @@ from backoffice.api.permissions import CaseAccess
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
 from backoffice.money import format_minor
+from backoffice.parsing import IdField, InvalidValue, parse_amount_minor
 from invoices.filters import PaymentFilter
 from invoices.models import Payment
 
@@ -49,11 +50,10 @@ class MinorUnitsField(serializers.Field):
     default_error_messages = {"invalid": "Send a whole number of minor units, e.g. 1050 for 10.50 USD."}
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and data.strip().isdigit():
-            data = int(data.strip())
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return data
+        try:
+            return parse_amount_minor(data, min_value=None)  # 0 and below: the service says amount_not_positive
+        except InvalidValue as err:
+            raise serializers.ValidationError(err.reason, code=err.code) from err
 
     def to_representation(self, value):
         return value
@@ -93,7 +93,7 @@ class RefundOutputSerializer(serializers.ModelSerializer):
 
 
 class RefundCreateInputSerializer(serializers.Serializer):
-    payment = serializers.IntegerField(min_value=1)
+    payment = IdField()
     amount_minor = MinorUnitsField()
     currency = serializers.CharField(required=False, max_length=3, help_text="Optional; must be the payment's.")
     reason = serializers.ChoiceField(choices=RefundReason.choices)

@@ -12,6 +12,7 @@ from django.db.models import Model
 
 from backoffice.errors import ConcurrentChange, InvalidInput, PermissionDenied
 from backoffice.journal.services import denied_record, journal_record
+from backoffice.parsing import id_or_none
 from backoffice.roles.predicates import is_team_lead, is_worker
 
 from .models import Attachment, Case, Comment
@@ -45,7 +46,7 @@ def case_journal_created(*, case: Case, actor: Any, reason: str = "", context: d
 def _deny(case: Case | None, model: type[Model], pk: Any, action: str, actor: Any, err: Exception) -> None:
     denied_record(
         case_type=getattr(model, "CASE_TYPE", model._meta.model_name),
-        case_id=int(pk) if str(pk).isdigit() else None,
+        case_id=id_or_none(pk),
         case_reference=getattr(case, "reference", "") or "",
         action=action,
         actor=actor,
