@@ -186,9 +186,9 @@ def parse_date_value(value: Any, *, field: str = "", code: str = "invalid_date")
         except ValueError:
             day = None
         if day is None:
-            raise InvalidValue("must be a date, YYYY-MM-DD.", field=field, code=code)
+            raise InvalidValue("Enter a valid date. Use YYYY-MM-DD.", field=field, code=code)
     else:
-        raise InvalidValue("must be a date, YYYY-MM-DD.", field=field, code=code)
+        raise InvalidValue("Enter a valid date. Use YYYY-MM-DD.", field=field, code=code)
     if not WINDOW_START.date() <= day < WINDOW_END.date():
         raise InvalidValue(f"must be between {WINDOW_START:%Y-%m-%d} and {WINDOW_END:%Y-%m-%d}.", field=field,
                            code=code)
@@ -260,20 +260,22 @@ def parse_json(body: bytes | str, *, field: str = "body", max_bytes: int = MAX_J
 # ---------------------------------------------------------------- adapters: forms, DRF, filters
 
 
-class ParsedFormField(forms.CharField):
+class ParsedFormField(forms.Field):
     """A form field whose value goes through one of the parsers: ``ParsedFormField(parse_id)``."""
 
-    def __init__(self, parser, *args, parser_kwargs: dict | None = None, **kwargs):
+    def __init__(self, parser, *args, parser_kwargs: dict | None = None, max_length: int = 100, **kwargs):
         self.parser = parser
         self.parser_kwargs = parser_kwargs or {}
+        self.max_length = max_length
         super().__init__(*args, **kwargs)
 
     def to_python(self, value: Any) -> Any:
-        text = super().to_python(value)
-        if text in self.empty_values:
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
             return None
+        if isinstance(value, str) and len(value) > self.max_length:
+            raise forms.ValidationError(f"Enter at most {self.max_length} characters.", code="max_length")
         try:
-            return self.parser(text, **self.parser_kwargs)
+            return self.parser(value, **self.parser_kwargs)
         except InvalidValue as err:
             raise forms.ValidationError(err.reason, code=err.code) from err
 
