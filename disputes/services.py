@@ -30,6 +30,7 @@ from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition, transition_permitted
 from backoffice.cases.uploads import check_upload
+from backoffice.denials import denial_record
 from backoffice.errors import (
     BusinessRuleViolation,
     ConcurrentChange,
@@ -39,7 +40,7 @@ from backoffice.errors import (
     NotFound,
     PermissionDenied,
 )
-from backoffice.journal.services import denied_record, journal_record
+from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
 from backoffice.roles.predicates import is_system, is_team_lead, is_worker
 from invoices.ledger import payment_balance, payment_lock
@@ -134,20 +135,6 @@ def _over_captured_context(case: Dispute) -> dict[str, Any]:
     return {"over_captured": True, "over_captured_minor": case.over_captured_minor}
 
 
-def _record_refusal(*, dispute_id: Any, reference: str, action: str, actor: Any, err: DomainError) -> None:
-    if isinstance(err, NotFound):
-        return
-    denied_record(
-        case_type=Dispute.CASE_TYPE,
-        case_id=int(dispute_id) if str(dispute_id).isdigit() else None,
-        case_reference=reference,
-        action=action,
-        actor=actor,
-        code=err.code,
-        message=err.message,
-    )
-
-
 # ---------------------------------------------------------------- create
 
 
@@ -193,7 +180,7 @@ def dispute_create(
         if not (is_worker(actor) or is_system(actor)):
             raise PermissionDenied("Auditors read disputes; they do not create them.")
     except PermissionDenied as err:
-        _record_refusal(dispute_id=None, reference="", action="create", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, action="create", actor=actor)
         raise
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         raise MoneyError("amount_minor must be an integer number of minor units.")
@@ -329,7 +316,8 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
                 _evidence_storage().delete(stored_name)
             raise
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference=reference, action="add_evidence", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, case_reference=reference,
+                      action="add_evidence", actor=actor)
         raise
     return item
 
@@ -363,8 +351,9 @@ def _run(
                 transition_kwargs=transition_kwargs, context=context, context_fn=context_fn,
             )
     except DomainError as err:
-        # run_transition recorded the refusal inside this transaction, which has just rolled back.
-        _record_refusal(dispute_id=dispute_id, reference=row["reference"] or "", action=name, actor=actor, err=err)
+        # Recorded once: run_transition already did unless the refusal came before it.
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, case_reference=row["reference"] or "",
+                      action=name, actor=actor)
         raise
 
 
@@ -715,7 +704,7 @@ def dispute_propose_accept(*, dispute_id: int, actor: Any, reason: str) -> Accep
                 reason=reason, context={"proposal_id": proposal.pk},
             )
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference="", action="propose_accept", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, action="propose_accept", actor=actor)
         raise
     return proposal
 
@@ -749,7 +738,8 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
             )
             proposal.refresh_from_db()
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference="", action="decline_accept_proposal", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, action="decline_accept_proposal",
+                      actor=actor)
         raise
     return proposal
 

@@ -12,8 +12,7 @@ and the task calls the gateway outside any transaction. Every refusal raises a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.utils import timezone
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition
+from backoffice.denials import refusals_recorded
 from backoffice.errors import (
     BusinessRuleViolation,
     ConcurrentChange,
@@ -36,7 +36,7 @@ from backoffice.errors import (
     PermissionDenied,
 )
 from backoffice.gateway import RefundRequest, RefundResult, RefundStatus
-from backoffice.journal.services import denied_record, journal_record
+from backoffice.journal.services import journal_record
 from backoffice.money import format_minor
 from backoffice.notifications.services import alert_claim_and_notify, team_leads
 from backoffice.roles.predicates import is_worker
@@ -54,23 +54,6 @@ REASON_MAX_CHARS = 2000
 
 
 # ---------------------------------------------------------------- helpers
-
-@contextmanager
-def _refusals_recorded(*, action: str, actor: Any, refund: Refund | None = None,
-                       context: dict[str, Any] | None = None) -> Iterator[None]:
-    """Record a refusal after the refused transaction has rolled back (so the record survives)."""
-    try:
-        yield
-    except DomainError as err:
-        if not isinstance(err, NotFound):
-            denied_record(
-                case_type=Refund.CASE_TYPE,
-                case_id=refund.pk if refund is not None else None,
-                case_reference=(refund.reference or "") if refund is not None else "",
-                action=action, actor=actor, code=err.code, message=err.message, context=context,
-            )
-        raise
-
 
 def _money_refusal(payment: Payment, amount_minor: int | None = None) -> DomainError | None:
     """The refund invariant (``invoices.ledger``), read under the payment's lock.
@@ -178,7 +161,7 @@ def refund_request(
     """
     key = (idempotency_key or "").strip() or None
     note = (note or "").strip()
-    with _refusals_recorded(action="create", actor=requester, context={"payment_id": payment.pk}):
+    with refusals_recorded(model=Refund, action="create", actor=requester, context={"payment_id": payment.pk}):
         if not is_worker(requester):
             raise PermissionDenied("Only billing specialists and team leads request refunds.")
         if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
@@ -239,7 +222,7 @@ def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_stat
     """Approve or reject: payment lock (approve) → refund lock → who may decide → the refund invariant
     (approve, every step) → transition + approval row."""
     reason = (reason or "").strip()
-    with _refusals_recorded(action=name, actor=actor, refund=refund):
+    with refusals_recorded(model=Refund, action=name, actor=actor, case=refund):
         with transaction.atomic():
             payment = payment_lock(refund.payment_id) if name == "approve" else None
             current = lock_case(Refund, refund.pk)
@@ -310,7 +293,7 @@ def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str
             raise ConcurrentChange(f"{case.reference} was retried meanwhile (attempt {case.psp_attempt}): "
                                    "reload it and decide again.")
 
-    with _refusals_recorded(action="retry", actor=actor, refund=refund):
+    with refusals_recorded(model=Refund, action="retry", actor=actor, case=refund):
         with transaction.atomic():
             payment = payment_lock(refund.payment_id)
             return run_transition(

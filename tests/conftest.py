@@ -145,6 +145,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache: cached dashboard figures, throttle counters and lockouts of an
+    earlier test (the cache is Redis when REDIS_URL is set, shared by the whole run) must not leak into it."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _role_defaults(request):
     """Transactional tests flush the database, migration data included: put roles and reason codes back."""
     marker = request.node.get_closest_marker("django_db")
@@ -172,6 +181,30 @@ def _role_defaults(request):
     from backoffice.journal.services import journal_checkpoint_genesis
 
     journal_checkpoint_genesis()
+
+
+@pytest.fixture(autouse=True)
+def _denials_committed_behind_the_test(request):
+    """A refusal inside a transaction is recorded on a connection of its own, which commits at once
+    (backoffice/denials.py): behind a test's own rolled-back transaction such rows would outlive the
+    test. Remove them afterwards (transactional tests flush the whole database anyway)."""
+    from backoffice import denials
+
+    before = denials.own_connection_writes
+    yield
+    if denials.own_connection_writes == before:
+        return
+    from django.db import connections
+
+    blocker = request.getfixturevalue("django_db_blocker")
+    with blocker.unblock():
+        default = connections["default"]
+        own = default.__class__(dict(default.settings_dict), alias="denials_cleanup")
+        try:
+            with own.cursor() as cursor:
+                cursor.execute("SELECT backoffice_test_as_owner(%s, true)", ["DELETE FROM journal_deniedattempt"])
+        finally:
+            own.close()
 
 
 def _make_user(username: str, *groups: str, superuser: bool = False):

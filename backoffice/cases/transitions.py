@@ -18,8 +18,9 @@ from django.db.models import Model
 
 from backoffice.actors import actor_label
 from backoffice.context import bind_log_context
+from backoffice.denials import case_type_of, denial_record
 from backoffice.errors import ConcurrentChange, DomainError, NotFound, PermissionDenied, TransitionNotAllowed
-from backoffice.journal.services import denied_record, journal_record
+from backoffice.journal.services import journal_record
 
 logger = logging.getLogger("backoffice.transitions")
 
@@ -100,7 +101,7 @@ def run_transition(
     to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date);
     ``on_commit`` callables get the case id once the transaction has committed.
     """
-    case_type = getattr(model, "CASE_TYPE", model._meta.model_name)
+    case_type = case_type_of(model)
     reference = ""
     try:
         with transaction.atomic():
@@ -166,18 +167,4 @@ def run_transition(
 
 
 def _record_denial(case_type: str, pk: Any, reference: str, name: str, actor: Any, err: DomainError) -> None:
-    if isinstance(err, NotFound):
-        return
-    try:
-        case_id = int(pk)
-    except (TypeError, ValueError):
-        case_id = None
-    denied_record(
-        case_type=case_type,
-        case_id=case_id,
-        case_reference=reference,
-        action=name,
-        actor=actor,
-        code=err.code,
-        message=err.message,
-    )
+    denial_record(err, case_type=case_type, case_id=pk, case_reference=reference, action=name, actor=actor)

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "invoices",
     "disputes",
     "refunds",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from datetime import timedelta
 
 import pytest
@@ -22,11 +21,8 @@ from invoices import demo as ledger_demo
 def test_the_demo_covers_every_state_stage_network_and_category_and_verifies(capsys):
     seed_users()
     ledger_demo.seed(rng=random.Random(1))
-    started = time.monotonic()
-
     demo.seed(rng=random.Random(2))
 
-    assert time.monotonic() - started < 30
     disputes = Dispute.objects.all()
     assert 140 <= disputes.count() <= 160
     assert set(disputes.values_list("state", flat=True)) == set(DisputeState.values)

@@ -8,16 +8,10 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from disputes.models import Dispute
 from tests.disputes.factories import DisputeFactory
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
 
 
 @pytest.mark.django_db

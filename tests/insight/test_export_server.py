@@ -31,10 +31,10 @@ def _load_journal_rows(n: int) -> None:
         cursor.execute(
             """
             INSERT INTO journal_journalentry (case_type, case_id, case_reference, seq, transition, source_state,
-                target_state, actor_id, actor_label, reason, context, created_at, prev_hash, hash)
+                target_state, actor_id, actor_label, reason, context, created_at, prev_hash, key_id, hash)
             SELECT 'dispute', i, 'DSP-' || lpad(i::text, 6, '0'), 1, 'created', '', 'needs_response', NULL,
                    'system:bench', 'bulk row ' || i, jsonb_build_object('request_id', md5(i::text), 'amount', i),
-                   now() - make_interval(secs => i), repeat('0', 64), md5(i::text) || md5((i + 1)::text)
+                   now() - make_interval(secs => i), repeat('0', 64), '', md5(i::text) || md5((i + 1)::text)
             FROM generate_series(1, %s) AS i
             """,
             [n],

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
-from rest_framework.authtoken.models import Token
 
+from backoffice.accounts.services import api_token_issue
 from backoffice.journal.models import JournalEntry
 from backoffice.notifications.models import CaseAlert, Notification, TaskRunStatus
 from disputes.models import Dispute
@@ -37,7 +37,7 @@ def test_one_scheduling_round_of_the_demo_runs_every_schedule_and_healthz_tells_
     unassigned = DisputeFactory(internal_due_at=now + timedelta(days=6), due_at=now + timedelta(days=8))
     overdue = DisputeFactory(internal_due_at=now - timedelta(hours=3), due_at=now + timedelta(hours=45))
     past_due = DisputeFactory(internal_due_at=now - timedelta(days=3), due_at=now - timedelta(hours=2))
-    token = Token.objects.create(user=lead).key
+    token = api_token_issue(user=lead)[1]
     enabled = list(PeriodicTask.objects.filter(enabled=True).values_list("name", flat=True))
     assert len(enabled) >= 6
 
