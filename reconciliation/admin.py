@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from backoffice.admin_mixins import ReadOnlyAdmin
 from backoffice.errors import DomainError
 from backoffice.web.templatetags.ui import money_text
 
@@ -12,18 +13,8 @@ from .models import Break, SettlementImport, SettlementLine, WriteOffDecision, W
 from .services import break_approve_write_off, break_investigate, break_reject_write_off
 
 
-class ReadOnly(admin.ModelAdmin):
-    show_full_result_count = False
+class ReadOnly(ReadOnlyAdmin):
     list_per_page = 50
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Break)

@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backoffice.filtering import MajorAmountFilter
-from backoffice.roles.models import Role
+from backoffice.roles.selectors import workers
 
 from .models import Break, BreakKind, BreakState, Psp
 
 # Age buckets in whole days since the break was found: (key, label, from days, to days or None).
 AGE_BUCKETS = (("0-2", "0–2 days", 0, 2), ("3-7", "3–7 days", 3, 7), ("8-30", "8–30 days", 8, 30),
                ("30+", "over 30 days", 31, None))
-
-
-def _workers(request):
-    return (get_user_model().objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
-            .distinct().order_by("username"))
 
 
 def age_bucket_q(key: str, *, now=None) -> Q:
@@ -44,7 +38,7 @@ class BreakFilter(django_filters.FilterSet):
     amount_to = MajorAmountFilter(field_name="amount_minor", lower=False, label="Amount to")
     age = django_filters.ChoiceFilter(choices=[(k, label) for k, label, *_ in AGE_BUCKETS], method="filter_age",
                                       label="Age")
-    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     settlement_import = django_filters.NumberFilter(field_name="settlement_import_id", label="Import id")
     q = django_filters.CharFilter(method="search", max_length=200, label="Reference or PSP reference")
 

@@ -2,6 +2,7 @@
 
 from backoffice.cases.registry import CaseTypeSpec, register
 
+from .dashboard import sections
 from .filters import BreakFilter
 from .models import OPEN_STATES, Break
 from .selectors import break_list, breaks_awaiting_write_off_decision_by
@@ -19,4 +20,5 @@ register(CaseTypeSpec(
     detail_url_name="reconciliation:detail",
     open_states=tuple(OPEN_STATES),
     queue_filters={"approvals": breaks_awaiting_write_off_decision_by},
+    dashboard_sections=sections,
 ))

@@ -188,7 +188,7 @@ def refund_request(
                 _check_money(locked, amount_minor)
                 if not confirm_duplicate:
                     _refuse_if_possible_duplicate(locked, amount_minor)
-                due = timezone.now() + timedelta(hours=getattr(settings, "REFUND_APPROVAL_SLA_HOURS", 48))
+                due = timezone.now() + timedelta(hours=settings.REFUND_APPROVAL_SLA_HOURS)
                 refund = Refund.objects.create(
                     payment=locked, amount_minor=amount_minor, currency=locked.currency, reason=reason, note=note,
                     requester=requester, assignee=requester, idempotency_key=key, due_at=due, internal_due_at=due,

@@ -89,7 +89,6 @@ def run_transition(
     expected_state: str | None = None,
     checks: Iterable[Hook] = (),
     after: Iterable[Hook] = (),
-    on_commit: Iterable[Callable[[Any], None]] = (),
     context: dict[str, Any] | None = None,
     context_fn: Callable[[Any], dict[str, Any]] | None = None,
     transition_kwargs: dict[str, Any] | None = None,
@@ -98,8 +97,8 @@ def run_transition(
     """Take transition ``name`` on case ``pk`` as ``actor``.
 
     ``checks`` run under the lock after permission and state checks and raise ``DomainError``
-    to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date);
-    ``on_commit`` callables get the case id once the transaction has committed.
+    to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date, or
+    ``transaction.on_commit`` follow-up work).
     """
     case_type = case_type_of(model)
     reference = ""
@@ -146,9 +145,6 @@ def run_transition(
                 reason=reason,
                 context=row_context,
             )
-            for callback in on_commit:
-                case_id = case.pk
-                transaction.on_commit(lambda cb=callback, cid=case_id: cb(cid))
     except DomainError as err:
         _record_denial(case_type, pk, reference, name, actor, err)
         raise
