@@ -1,7 +1,7 @@
 """Every write to disputes: creation, evidence, and each transition through the shared transition service.
 
-Lock order is payment → dispute (``invoices.ledger``): each transition opens a transaction, locks
-the payment row with ``payment_lock``, then lets ``run_transition`` lock the dispute. A dispute that,
+Locks follow the order ``invoices.ledger`` states: each transition opens a transaction, locks the
+payment row with ``payment_lock``, then lets ``run_transition`` lock the dispute. A dispute that,
 with the payment's refunds and other disputes, comes to more than the payment captured is recorded
 anyway (the network decides, we cannot refuse a chargeback) and flagged on the case
 (``over_captured_at`` / ``over_captured_minor``), at creation and when it is accepted or lost; the

@@ -1,4 +1,4 @@
-"""Every write to refunds. Typed, keyword-only, one transaction each; lock order payment → refund.
+"""Every write to refunds. Typed, keyword-only, one transaction each, locks in the order ``invoices.ledger`` states.
 
 People: ``refund_request``, ``refund_approve``, ``refund_reject``, ``refund_cancel``, ``refund_retry``.
 System (the Celery task, webhooks): ``refund_submission_start``, ``refund_record_psp_result``.
