@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -24,7 +24,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
@@ -42,6 +41,7 @@ from backoffice.errors import (
 )
 from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
+from backoffice.parsing import parse_datetime_value
 from backoffice.roles.predicates import is_system
 from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
@@ -79,33 +79,18 @@ def dispute_deadlines(*, reason_code: ReasonCode, start: datetime,
                       due_at: datetime | None = None) -> tuple[datetime, datetime]:
     """``due_at`` from the PSP when known, else ``start`` + the network's response window; and the
     internal due date, ``DISPUTE_DEADLINE_BUFFER_HOURS`` before it."""
+    if due_at is not None:
+        due_at = parse_datetime_value(due_at, field="due_at", code="invalid_due_at")
     due = due_at or start + timedelta(days=reason_code.response_days)
     return due, due - timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
 
 
 def parse_due_at(value: Any) -> datetime | None:
-    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC)."""
+    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC),
+    inside the window of ``backoffice.parsing`` (a year-10000 instant could not be read back)."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time(23, 59, 59))
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            day = parse_date(text) if len(text) == 10 else None
-            parsed = datetime.combine(day, time(23, 59, 59)) if day else parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise InvalidInput(f"{value!r} is not a date and time: use ISO 8601, e.g. 2026-12-01T17:00:00Z.",
-                               code="invalid_due_at")
-    else:
-        raise InvalidInput("due_at must be an ISO 8601 date and time.", code="invalid_due_at")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
+    return parse_datetime_value(value, field="due_at", day_end=True, code="invalid_due_at")
 
 
 # ---------------------------------------------------------------- locks

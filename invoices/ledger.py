@@ -40,11 +40,11 @@ from django.db.models.expressions import Expression
 from django.db.models.functions import Coalesce, Greatest
 
 from backoffice.errors import ConcurrentChange, NotFound
+from backoffice.parsing import id_or_none
 
 from .models import Payment
 
 PAYMENT_LOCK_TIMEOUT_MS = 1000
-PAYMENT_ID_MAX = 2**63 - 1
 
 
 
@@ -82,8 +82,9 @@ def payment_find(*, reference: str, queryset: QuerySet[Payment] | None = None) -
     if not reference or "\x00" in reference or len(reference) > 64:
         return None
     qs = queryset if queryset is not None else Payment.objects.select_related("invoice", "customer")
-    if reference.isascii() and reference.isdigit() and int(reference) <= PAYMENT_ID_MAX:
-        found = qs.filter(pk=int(reference)).first()
+    payment_id = id_or_none(reference)
+    if payment_id is not None:
+        found = qs.filter(pk=payment_id).first()
         if found is not None:
             return found
     return qs.filter(psp_reference=reference).order_by("id").first()
