@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('disputes', '0007_cover_letters_and_acceptance_proposals'),
+        ('disputes', '0008_repair_unreadable_deadlines'),
     ]
 
     operations = [
