@@ -224,8 +224,6 @@ class Dispute(Case):
         "open_chargeback", "close_inquiry", "submit_evidence", "accept", "mark_won", "mark_lost", "reopen",
     )
     SYSTEM_TRANSITIONS = ("expire",)
-    # Files uploaded to a dispute are evidence (one upload path: everything reaches the packet).
-    UPLOADS_ARE_EVIDENCE = True
 
     State = DisputeState
     Stage = DisputeStage

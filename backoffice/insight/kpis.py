@@ -30,7 +30,6 @@ from django.utils import timezone
 from backoffice.journal.models import JournalEntry
 
 from .programs import EARLY_WARNING_SHARE, program_for
-from .telemetry import TERMINAL_STATES
 
 OUTCOMES = ("won", "lost", "accepted", "expired")
 LOST_OUTCOMES = ("lost", "accepted", "expired")
@@ -122,8 +121,8 @@ def _outcome_rows(groups: dict[str, dict[str, int]], labels: dict[str, str]) -> 
 
 def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
     Dispute = _model("disputes", "Dispute")
-    from disputes.models import Network, ReasonCategory
-
+    networks = dict(Dispute._meta.get_field("network").choices)
+    categories = dict(_model("disputes", "ReasonCode")._meta.get_field("category").choices)
     qs = Dispute.objects.filter(f.currency_q(), f.in_range("resolved_at"), state__in=OUTCOMES).order_by()
     by_network: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
@@ -131,8 +130,8 @@ def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
                                         .annotate(n=Count("id"))):
         by_network[network][state] += n
         by_category[category][state] += n
-    return {"network": _outcome_rows(by_network, dict(Network.choices)),
-            "category": _outcome_rows(by_category, dict(ReasonCategory.choices))}
+    return {"network": _outcome_rows(by_network, networks),
+            "category": _outcome_rows(by_category, categories)}
 
 
 def dispute_amounts(f: Filters) -> list[dict[str, Any]]:
@@ -315,7 +314,7 @@ def handling(f: Filters) -> dict[str, Any]:
                 per_type[case_type].first_response.append(hours)
                 per_person[(first[4], case_type)].first_response.append(hours)
             claim = next((r for r in chain if r[2] == "claim"), None)
-            done = next((r for r in chain if r[5] in TERMINAL_STATES and r[2] != "created"), None)
+            done = next((r for r in chain if r[5] in spec.final_states and r[2] != "created"), None)
             if claim is not None and done is not None and done[6] >= claim[6]:
                 hours = _hours(done[6] - claim[6])
                 per_type[case_type].handle.append(hours)
