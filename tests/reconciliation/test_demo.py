@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from disputes import demo as disputes_demo
 from invoices import demo as ledger_demo
 from reconciliation import demo
 from reconciliation.models import Break, BreakKind, SettlementImport
@@ -12,6 +13,7 @@ from reconciliation.models import Break, BreakKind, SettlementImport
 def test_the_demo_reports_plant_every_kind_of_break_once(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     ledger_demo.seed(rng=random.Random(1))
+    disputes_demo.seed(rng=random.Random(2))  # chargebacks in the period: the reports settle them
 
     demo.seed(rng=random.Random(2))
 
