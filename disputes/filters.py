@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from backoffice.filtering import DayBoundFilter, MajorAmountFilter
+from backoffice.filtering import DayBoundFilter, MajorAmountFilter, MinorAmountFilter
 from backoffice.roles.selectors import workers
 
 from .models import Dispute, DisputeStage, DisputeState, Network, ReasonCategory, ReasonCode
@@ -23,10 +23,10 @@ class DisputeFilter(django_filters.FilterSet):
     )
     reason_code = django_filters.CharFilter(method="filter_reason_code", max_length=32,
                                             label='Reason code (e.g. "13.1")')
-    amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
-                                             label="Amount from (minor units)")
-    amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
-                                             label="Amount to (minor units)")
+    amount_min = MinorAmountFilter(field_name="amount_minor", lookup_expr="gte",
+                                   label="Amount from (minor units)")
+    amount_max = MinorAmountFilter(field_name="amount_minor", lookup_expr="lte",
+                                   label="Amount to (minor units)")
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")

@@ -12,6 +12,7 @@ from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
 from backoffice.notifications.models import CaseAlert
+from backoffice.parsing import id_or_none
 from backoffice.roles.predicates import can_read
 from invoices.models import InvoiceLine, Payment
 
@@ -76,8 +77,8 @@ def payment_find(*, reference: str) -> Payment | None:
     if not reference:
         return None
     qs = Payment.objects.select_related("invoice", "customer")
-    if reference.isdigit():
-        found = qs.filter(pk=int(reference)).first()
+    if id_or_none(reference) is not None:
+        found = qs.filter(pk=id_or_none(reference)).first()
         if found is not None:
             return found
     return qs.filter(psp_reference=reference).order_by("id").first()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +20,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
@@ -38,9 +37,10 @@ from backoffice.errors import (
 )
 from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
-from backoffice.roles.predicates import is_system, is_team_lead, is_worker
+from backoffice.parsing import parse_datetime_value
 from invoices.models import Payment
 
+from . import policy
 from .models import (
     EVIDENCE_OPEN_STATES,
     GENERIC_NETWORK,
@@ -73,33 +73,18 @@ def dispute_deadlines(*, reason_code: ReasonCode, start: datetime,
                       due_at: datetime | None = None) -> tuple[datetime, datetime]:
     """``due_at`` from the PSP when known, else ``start`` + the network's response window; and the
     internal due date, ``DISPUTE_DEADLINE_BUFFER_HOURS`` before it."""
+    if due_at is not None:
+        due_at = parse_datetime_value(due_at, field="due_at", code="invalid_due_at")
     due = due_at or start + timedelta(days=reason_code.response_days)
     return due, due - timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
 
 
 def parse_due_at(value: Any) -> datetime | None:
-    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC)."""
+    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC),
+    inside the window of ``backoffice.parsing`` (a year-10000 instant could not be read back)."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time(23, 59, 59))
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            day = parse_date(text) if len(text) == 10 else None
-            parsed = datetime.combine(day, time(23, 59, 59)) if day else parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise InvalidInput(f"{value!r} is not a date and time: use ISO 8601, e.g. 2026-12-01T17:00:00Z.",
-                               code="invalid_due_at")
-    else:
-        raise InvalidInput("due_at must be an ISO 8601 date and time.", code="invalid_due_at")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
+    return parse_datetime_value(value, field="due_at", day_end=True, code="invalid_due_at")
 
 
 # ---------------------------------------------------------------- locks
@@ -156,8 +141,7 @@ def dispute_create(
     ``inquiry`` (stage inquiry) or ``needs_response`` (a chargeback stage).
     """
     try:
-        if not (is_worker(actor) or is_system(actor)):
-            raise PermissionDenied("Auditors read disputes; they do not create them.")
+        policy.require("create", actor)
     except PermissionDenied as err:
         denial_record(err, case_type=Dispute.CASE_TYPE, action="create", actor=actor)
         raise
@@ -247,8 +231,7 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
     reference = ""
     stored_name = ""
     try:
-        if not is_worker(actor):
-            raise PermissionDenied("Auditors read disputes; they do not add evidence.")
+        policy.require("add_evidence", actor)
         current = Dispute.objects.filter(pk=dispute_id).values("state", "reference").first()
         if current is None:
             raise NotFound(f"Dispute {dispute_id} does not exist.")
@@ -378,7 +361,7 @@ def _submit_refusal(dispute: Dispute, *, actor: Any, override: bool, reason: str
     kinds = set(dispute.evidence.values_list("kind", flat=True))
     if dispute.reason_code.checklist(kinds).complete:
         return False
-    return not (override and is_team_lead(actor) and reason)
+    return not (override and policy.allows("override_checklist", actor) and reason)
 
 
 def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", override: bool = False,
@@ -419,9 +402,7 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
                     f"{case.reference}: required evidence is missing: {'; '.join(checklist.missing_labels)}.",
                     code="evidence_incomplete", extra={"missing_evidence": checklist.missing},
                 )
-            if not is_team_lead(actor):
-                raise PermissionDenied("Only a team lead may override the evidence checklist.",
-                                       code="override_not_permitted")
+            policy.require("override_checklist", actor)
             if not reason:
                 raise InvalidInput("Overriding the evidence checklist needs a reason.",
                                    code="override_reason_required")
@@ -504,8 +485,7 @@ def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reas
     Reminders and escalation start a new series for the new date (their claims are per due date)."""
     if timezone.is_naive(due_at):
         raise InvalidInput("due_at must carry a time zone (UTC).", code="invalid_due_at")
-    if not (is_system(actor) or is_team_lead(actor)):
-        raise PermissionDenied("Only the PSP or a team lead moves a dispute's deadline.")
+    policy.require("move_deadline", actor)
     row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reason_code_id").first()
     if row is None:
         raise NotFound(f"Dispute {dispute_id} does not exist.")
@@ -619,8 +599,7 @@ def dispute_cover_letter_save(*, dispute_id: int, actor: Any, body: str) -> Cove
     Only while evidence can still be added; journaled as ``edit_cover_letter`` with the text's SHA-256.
     """
     body = (body or "").replace("\r\n", "\n").strip()
-    if not is_worker(actor):
-        raise PermissionDenied("Auditors read disputes; they do not edit cover letters.")
+    policy.require("edit_cover_letter", actor)
     if len(body) > COVER_LETTER_MAX_CHARS:
         raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
                            code="cover_letter_too_long")
@@ -653,8 +632,7 @@ def dispute_propose_accept(*, dispute_id: int, actor: Any, reason: str) -> Accep
     """A specialist proposes accepting liability (with a reason); it waits in the team leads' approvals queue."""
     reason = (reason or "").strip()
     try:
-        if not is_worker(actor):
-            raise PermissionDenied("Auditors read disputes; they do not propose decisions.")
+        policy.require("propose_accept", actor)
         if not reason:
             raise InvalidInput("Say why liability should be accepted.", code="reason_required")
         if len(reason) > PROPOSAL_REASON_MAX_CHARS:
@@ -689,8 +667,7 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
     """A team lead declines a proposal to accept liability (the dispute stays to be fought); journaled."""
     reason = (reason or "").strip()
     try:
-        if not is_team_lead(actor):
-            raise PermissionDenied("Only a team lead decides on accepting liability.")
+        policy.require("decline_accept_proposal", actor)
         if not reason:
             raise InvalidInput("Say why the dispute should be fought.", code="reason_required")
         with transaction.atomic():
@@ -718,8 +695,7 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
 def cover_letter_template_set(*, actor: Any, reason_code: ReasonCode, body: str) -> CoverLetterTemplate:
     """Set (or with an empty body remove) the cover letter a reason code starts from; team leads only."""
     body = (body or "").replace("\r\n", "\n").strip()
-    if not is_team_lead(actor):
-        raise PermissionDenied("Only team leads edit cover letter templates.")
+    policy.require("edit_cover_letter_template", actor)
     if len(body) > COVER_LETTER_MAX_CHARS:
         raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
                            code="cover_letter_too_long")

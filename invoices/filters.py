@@ -10,6 +10,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
+from backoffice.filtering import IdFilter, WindowDateFilter, WindowDateTimeFilter
 from backoffice.roles.selectors import workers
 
 from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension
@@ -22,9 +23,9 @@ def _upper(queryset: QuerySet, name: str, value: str) -> QuerySet:
 class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices, distinct=False)
     currency = django_filters.CharFilter(method=_upper, max_length=3)
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    customer = IdFilter(field_name="customer_id")
+    due_before = WindowDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_after = WindowDateTimeFilter(field_name="due_at", lookup_expr="gte")
     q = django_filters.CharFilter(method="search", label="Number or customer name")
 
     class Meta:
@@ -43,10 +44,10 @@ class PaymentFilter(django_filters.FilterSet):
     network = django_filters.MultipleChoiceFilter(choices=Payment.Network.choices, distinct=False)
     method = django_filters.MultipleChoiceFilter(choices=Payment.Method.choices, distinct=False)
     psp = django_filters.ChoiceFilter(choices=Payment.Psp.choices)
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    invoice = django_filters.NumberFilter(field_name="invoice_id")
-    captured_before = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="lte")
-    captured_after = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
+    customer = IdFilter(field_name="customer_id")
+    invoice = IdFilter(field_name="invoice_id")
+    captured_before = WindowDateTimeFilter(field_name="captured_at", lookup_expr="lte")
+    captured_after = WindowDateTimeFilter(field_name="captured_at", lookup_expr="gte")
     q = django_filters.CharFilter(method="search", label="PSP reference")
 
     class Meta:
@@ -92,15 +93,15 @@ class ExtensionFilter(django_filters.FilterSet):
     """
 
     state = django_filters.MultipleChoiceFilter(choices=ExtensionState.choices, distinct=False)
-    customer = django_filters.NumberFilter(field_name="invoice__customer_id", label="Customer id")
-    invoice = django_filters.NumberFilter(field_name="invoice_id", label="Invoice id")
+    customer = IdFilter(field_name="invoice__customer_id", label="Customer id")
+    invoice = IdFilter(field_name="invoice_id", label="Invoice id")
     days_min = django_filters.NumberFilter(field_name="days_requested", lookup_expr="gte", min_value=0,
                                            label="Days requested from")
     days_max = django_filters.NumberFilter(field_name="days_requested", lookup_expr="lte", min_value=0,
                                            label="Days requested to")
-    due_after = django_filters.DateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from",
+    due_after = WindowDateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from",
                                           widget=forms.DateInput(attrs={"type": "date"}))
-    due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
+    due_before = WindowDateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
                                            widget=forms.DateInput(attrs={"type": "date"}))
     currency = django_filters.CharFilter(field_name="invoice__currency", method=_upper, max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")

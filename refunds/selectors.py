@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
+from backoffice.parsing import id_or_none
 from backoffice.roles.models import ApprovalLimit, LimitAction
 from backoffice.roles.predicates import can_read, is_worker, user_roles
 from invoices.models import Payment
@@ -133,8 +134,8 @@ def payment_find(*, user: Any, reference: str) -> Payment | None:
     if not reference or not can_read(user):
         return None
     qs = payment_list(user=user)
-    if reference.isdigit():
-        found = qs.filter(pk=int(reference)).first()
+    if id_or_none(reference) is not None:
+        found = qs.filter(pk=id_or_none(reference)).first()
         if found is not None:
             return found
     return qs.filter(psp_reference=reference).first()
