@@ -10,15 +10,17 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from backoffice.api.fields import MinorUnitsField, PDFRenderer
 from backoffice.api.idempotency import idempotent_create
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
 from backoffice.money import format_minor
+from backoffice.parsing import WindowDateTimeField
 
 from .filters import DisputeFilter
 from .models import Dispute, DisputeStage, EvidenceItem, EvidenceKind, Network
@@ -52,6 +54,7 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
             "reason_category", "stage", "due_at", "internal_due_at", "internal_due_in_seconds", "psp", "psp_dispute_id",
             "required_evidence", "missing_evidence", "evidence_checklist", "evidence_completeness",
             "evidence_overridden", "submitted_at", "resolved_at", "escalated_at", "packet_sha256", "packet_url",
+            "over_captured_at", "over_captured_minor",
         ]
         read_only_fields = fields
 
@@ -102,7 +105,7 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
 
 class DisputeCreateInputSerializer(serializers.Serializer):
     payment = serializers.CharField(max_length=64, help_text="Payment id, or the PSP's charge reference.")
-    amount_minor = serializers.IntegerField(min_value=1)
+    amount_minor = MinorUnitsField()
     currency = serializers.CharField(max_length=3, min_length=3)
     network = serializers.ChoiceField(choices=Network.choices, required=False,
                                       help_text="Defaults to the payment's card network.")
@@ -111,7 +114,7 @@ class DisputeCreateInputSerializer(serializers.Serializer):
     psp_dispute_id = serializers.CharField(max_length=64)
     stage = serializers.ChoiceField(choices=DisputeStage.choices, default=DisputeStage.CHARGEBACK,
                                     help_text="inquiry starts in state inquiry; any later stage in needs_response.")
-    due_at = serializers.DateTimeField(required=False, allow_null=True,
+    due_at = WindowDateTimeField(day_end=True, required=False, allow_null=True,
                                        help_text="The PSP's respond-by; default: the network's window.")
 
 
@@ -129,18 +132,6 @@ class EvidenceOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "dispute", "kind", "text", "original_name", "mime_type", "size", "sha256", "stage",
                   "added_by", "created_at"]
         read_only_fields = fields
-
-
-class PDFRenderer(BaseRenderer):
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes):
-            return data
-        return JSONRenderer().render(data)
 
 
 class DisputeViewSet(mixins.CreateModelMixin, CaseViewSet):

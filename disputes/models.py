@@ -17,19 +17,15 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from backoffice.cases.models import Case
-from backoffice.roles.predicates import is_system, is_team_lead, is_worker
+from invoices.models import Payment
+
+from . import policy
 
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 
 
-class Network(models.TextChoices):
-    VISA = "visa", "Visa"
-    MASTERCARD = "mastercard", "Mastercard"
-    AMEX = "amex", "American Express"
-    DISCOVER = "discover", "Discover"
-    JCB = "jcb", "JCB"
-    UNIONPAY = "unionpay", "UnionPay"
-    OTHER = "other", "Other"
+# The card networks are the ledger's (a dispute is on a payment's network): one list.
+Network = Payment.Network
 
 
 # Reason codes filed under this network are the PSP's normalised reasons (Stripe's ``fraudulent``,
@@ -206,33 +202,9 @@ EVIDENCE_OPEN_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE)
 RESOLVED_STATES = (
     DisputeState.WON, DisputeState.LOST, DisputeState.ACCEPTED, DisputeState.EXPIRED, DisputeState.CLOSED,
 )
-
-
-# Permission callables: (instance, user) -> bool, checked by backoffice.cases.transitions.run_transition.
-def _worker_or_system(instance, user) -> bool:
-    return bool(is_worker(user) or is_system(user))
-
-
-def _worker(instance, user) -> bool:
-    return bool(is_worker(user))
-
-
-def _team_lead(instance, user) -> bool:
-    return bool(is_team_lead(user))
-
-
-def _system(instance, user) -> bool:
-    return bool(is_system(user))
-
-
-def _system_or_team_lead(instance, user) -> bool:
-    return bool(is_system(user) or is_team_lead(user))
-
-
-def _psp_or_team_lead_under_review(instance, user) -> bool:
-    if is_system(user):
-        return True
-    return bool(is_team_lead(user)) and instance.state != DisputeState.NEEDS_RESPONSE
+# For the payment's money (``invoices.ledger``): the amount is gone, or the network may still take it.
+LOST_STATES = (DisputeState.LOST, DisputeState.ACCEPTED)
+UNDECIDED_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE, DisputeState.UNDER_REVIEW)
 
 
 def packet_upload_to(instance: Dispute, filename: str) -> str:
@@ -252,8 +224,6 @@ class Dispute(Case):
         "open_chargeback", "close_inquiry", "submit_evidence", "accept", "mark_won", "mark_lost", "reopen",
     )
     SYSTEM_TRANSITIONS = ("expire",)
-    # Files uploaded to a dispute are evidence (one upload path: everything reaches the packet).
-    UPLOADS_ARE_EVIDENCE = True
 
     State = DisputeState
     Stage = DisputeStage
@@ -275,6 +245,14 @@ class Dispute(Case):
     escalated_at = models.DateTimeField(null=True, blank=True, help_text="When overdue escalation was sent.")
     packet = models.FileField(upload_to=packet_upload_to, max_length=200, blank=True)
     packet_sha256 = models.CharField(max_length=64, blank=True)
+    over_captured_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When this dispute was found to push the payment's refunds plus disputes past what it captured.",
+    )
+    over_captured_minor = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="By how much (payment currency; null with over_captured_at set: another currency, not comparable).",
+    )
 
     class Meta:
         constraints = [
@@ -322,17 +300,17 @@ class Dispute(Case):
     # ---- transitions: in-memory changes only; the service locks, checks, saves and journals ----
 
     @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.NEEDS_RESPONSE,
-                permission=_worker_or_system)
+                permission=policy.may_respond)
     def open_chargeback(self, *, stage: str = DisputeStage.CHARGEBACK, due_at=None, internal_due_at=None) -> None:
         self.stage = stage
         self.due_at, self.internal_due_at = due_at, internal_due_at
 
-    @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.CLOSED, permission=_worker_or_system)
+    @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.CLOSED, permission=policy.may_respond)
     def close_inquiry(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.UNDER_REVIEW,
-                permission=_worker_or_system)
+                permission=policy.may_respond)
     def submit_evidence(self, *, override: bool = False, packet_name: str = "", packet_sha256: str = "") -> None:
         self.evidence_overridden = override
         self.submitted_at = timezone.now()
@@ -340,28 +318,29 @@ class Dispute(Case):
         self.packet_sha256 = packet_sha256
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.ACCEPTED,
-                permission=_team_lead)
+                permission=policy.may_accept)
     def accept(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.EXPIRED, permission=_system)
+    @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.EXPIRED,
+                permission=policy.may_expire)
     def expire(self) -> None:
         self.resolved_at = timezone.now()
 
     # From needs_response only the PSP decides (an issuer that withdraws, a PSP that rules without a
     # response): people still decide only disputes under review.
     @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
-                target=DisputeState.WON, permission=_psp_or_team_lead_under_review)
+                target=DisputeState.WON, permission=policy.may_decide_outcome)
     def mark_won(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
-                target=DisputeState.LOST, permission=_psp_or_team_lead_under_review)
+                target=DisputeState.LOST, permission=policy.may_decide_outcome)
     def mark_lost(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=[DisputeState.WON, DisputeState.LOST], target=DisputeState.NEEDS_RESPONSE,
-                permission=_system_or_team_lead)
+                permission=policy.may_reopen)
     def reopen(self, *, stage: str, due_at=None, internal_due_at=None) -> None:
         self.stage = stage
         self.due_at, self.internal_due_at = due_at, internal_due_at
@@ -374,6 +353,11 @@ class Dispute(Case):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_over_captured(self) -> bool:
+        """Flagged: with the payment's refunds, more than was captured (the customer may be paid twice)."""
+        return self.over_captured_at is not None
 
     @property
     def accepts_evidence(self) -> bool:

@@ -13,10 +13,13 @@ from django.views.decorators.http import require_http_methods
 
 from backoffice.errors import DomainError, PermissionDenied
 from backoffice.money import format_minor
+from backoffice.parsing import DateFormField
 from backoffice.roles.predicates import can_read, is_worker
+from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
 from .models import Invoice, PaymentExtension, utc_date
+from .policy import DECISIONS, decision_refusal, extension_approval_limit, may_decide
 from .selectors import (
     customer_broke_promise_recently,
     invoice_find,
@@ -24,15 +27,15 @@ from .selectors import (
     invoice_open_extension,
     invoice_paid_in_full_at,
 )
-from .services import EXTENSION_ELIGIBLE_STATUSES, REASON_MAX_CHARS, extension_approval_limit, extension_request
+from .services import EXTENSION_ELIGIBLE_STATUSES, REASON_MAX_CHARS, extension_request
 
 # Error codes that are about the date the user typed: shown next to the date field.
 _DATE_CODES = {"new_due_date_not_after_current", "new_due_date_in_past", "extension_too_long", "invalid_date"}
 
 
 class ExtensionRequestForm(forms.Form):
-    new_due_date = forms.DateField(
-        label="New due date (UTC)", widget=forms.DateInput(attrs={"type": "date"}),
+    new_due_date = DateFormField(
+        label="New due date (UTC)", max_length=10, widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The customer promises to pay in full by 23:59 UTC on this date.",
     )
     reason = forms.CharField(
@@ -51,10 +54,6 @@ def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-def _forbidden(request, message: str):
-    return render(request, "403.html", {"message": message, "code": "permission_denied"}, status=403)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def extension_request_view(request):
@@ -62,7 +61,8 @@ def extension_request_view(request):
     if not can_read(request.user):
         raise Http404("No role")
     if not is_worker(request.user):
-        return _forbidden(request, "Auditors read extensions; they do not request them.")
+        return page_refusal(request, model=PaymentExtension, action="request",
+                            message="Auditors read extensions; they do not request them.")
     raw_id = request.POST.get("invoice") or request.GET.get("invoice")
     number = (request.GET.get("number") or "").strip()
     invoice = invoice_get(invoice_id=raw_id) if raw_id else invoice_find(number=number) if number else None
@@ -81,7 +81,7 @@ def extension_request_view(request):
                                               new_due_date=form.cleaned_data["new_due_date"],
                                               reason=form.cleaned_data["reason"])
             except PermissionDenied as err:
-                return _forbidden(request, err.message)
+                return page_error_response(request, err, redirect_to=None)
             except DomainError as err:
                 field = "new_due_date" if err.code in _DATE_CODES else "reason" if err.code.startswith(
                     "reason_") else None
@@ -114,22 +114,14 @@ class ExtensionDetailView(CaseDetailView):
         extension: PaymentExtension = context["case"]
         user = self.request.user
         invoice = invoice_get(invoice_id=extension.invoice_id)
-        limit = extension_approval_limit(user=user) if is_worker(user) else None
-        own = extension.requester_id == user.pk
+        limit = extension_approval_limit(user=user) if may_decide(user) else None
         transitions = list(context["transitions"])
         approval_note = ""
-        if "approve" in transitions:
-            if own:
-                approval_note = "You requested this extension: someone else must approve or reject it."
-            elif limit is None:
-                approval_note = "Your role has no approval limit for extensions."
-            elif extension.days_requested > limit:
-                approval_note = (f"This asks for {extension.days_requested} days, above your approval limit of "
-                                 f"{limit} days: a team lead must approve it.")
-            if approval_note:
-                transitions.remove("approve")
-        if own and "reject" in transitions:
-            transitions.remove("reject")
+        for name in DECISIONS:
+            refusal = decision_refusal(extension=extension, user=user, name=name) if name in transitions else None
+            if refusal is not None:
+                transitions.remove(name)
+                approval_note = approval_note or refusal.message
         paid_in_full_at = invoice_paid_in_full_at(invoice=invoice)
         context.update(
             transitions=transitions,
