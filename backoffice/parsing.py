@@ -340,12 +340,6 @@ class IdField(ParsedSerializerField):
         super().__init__(parse_id, **kwargs)
 
 
-@extend_schema_field({"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_AMOUNT_MINOR})
-class AmountMinorField(ParsedSerializerField):
-    def __init__(self, *, min_value: int = 1, **kwargs):
-        super().__init__(parse_amount_minor, parser_kwargs={"min_value": min_value}, **kwargs)
-
-
 @extend_schema_field(OpenApiTypes.DATETIME)
 class WindowDateTimeField(ParsedSerializerField):
     """An ISO 8601 date-time (or a date: its last second with ``day_end``) inside the window, in UTC."""

@@ -54,6 +54,7 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
             "reason_category", "stage", "due_at", "internal_due_at", "internal_due_in_seconds", "psp", "psp_dispute_id",
             "required_evidence", "missing_evidence", "evidence_checklist", "evidence_completeness",
             "evidence_overridden", "submitted_at", "resolved_at", "escalated_at", "packet_sha256", "packet_url",
+            "over_captured_at", "over_captured_minor",
         ]
         read_only_fields = fields
 

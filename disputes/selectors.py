@@ -12,8 +12,8 @@ from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
 from backoffice.notifications.models import CaseAlert
-from backoffice.parsing import id_or_none
 from backoffice.roles.predicates import can_read
+from invoices import ledger
 from invoices.models import InvoiceLine, Payment
 
 from .filters import DisputeFilter
@@ -72,16 +72,9 @@ def reason_code_find(*, network: str, code: str) -> ReasonCode | None:
 
 
 def payment_find(*, reference: str) -> Payment | None:
-    """A payment by id (digits) or by the PSP's charge reference."""
-    reference = (reference or "").strip()
-    if not reference:
-        return None
-    qs = Payment.objects.select_related("invoice", "customer")
-    if id_or_none(reference) is not None:
-        found = qs.filter(pk=id_or_none(reference)).first()
-        if found is not None:
-            return found
-    return qs.filter(psp_reference=reference).order_by("id").first()
+    """A payment by id or by the PSP's charge reference (``invoices.ledger.payment_find``; any worker may
+    enter a dispute on any payment)."""
+    return ledger.payment_find(reference=reference)
 
 
 # ---------------------------------------------------------------- deadline scans (periodic tasks)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from backoffice.filtering import IdFilter, WindowDateFilter, WindowDateTimeFilter
 from backoffice.roles.selectors import workers
+from backoffice.search import filter_cases, filter_customers, filter_invoices, filter_payments
 
 from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension
 
@@ -33,10 +34,7 @@ class InvoiceFilter(django_filters.FilterSet):
         fields = ["status", "currency", "customer", "due_before", "due_after", "q"]
 
     def search(self, queryset: QuerySet[Invoice], name: str, value: str) -> QuerySet[Invoice]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(number__icontains=value) | Q(customer__name__icontains=value))
+        return filter_invoices(queryset, value)
 
 
 class PaymentFilter(django_filters.FilterSet):
@@ -65,8 +63,7 @@ class PaymentFilter(django_filters.FilterSet):
         ]
 
     def search(self, queryset: QuerySet[Payment], name: str, value: str) -> QuerySet[Payment]:
-        value = value.strip()
-        return queryset.filter(psp_reference__icontains=value) if value else queryset
+        return filter_payments(queryset, value)
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -79,10 +76,7 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ["country", "currency", "q"]
 
     def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value))
+        return filter_customers(queryset, value)
 
 
 
@@ -115,12 +109,4 @@ class ExtensionFilter(django_filters.FilterSet):
                   "assignee", "broken_promise", "q"]
 
     def search(self, queryset: QuerySet[PaymentExtension], name: str, value: str) -> QuerySet[PaymentExtension]:
-        value = value.strip()
-        if not value:
-            return queryset
-        upper = value.upper()
-        if upper.startswith(f"{PaymentExtension.REFERENCE_PREFIX}-"):
-            return queryset.filter(reference=upper)
-        if upper.startswith("INV-"):
-            return queryset.filter(invoice__number=upper)
-        return queryset.filter(invoice__customer__name__icontains=value)
+        return filter_cases(queryset, value)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from backoffice.filtering import DayBoundFilter, IdFilter, MajorAmountFilter, MinorAmountFilter
 from backoffice.roles.selectors import workers
+from backoffice.search import filter_cases
 
 from .models import Refund, RefundReason, RefundState
 
@@ -38,11 +39,5 @@ class RefundFilter(django_filters.FilterSet):
         return queryset.filter(currency=value) if value else queryset
 
     def search(self, queryset: QuerySet[Refund], name: str, value: str) -> QuerySet[Refund]:
-        value = value.strip()
-        if not value:
-            return queryset
-        if value.upper().startswith(f"{Refund.REFERENCE_PREFIX}-"):
-            return queryset.filter(reference=value.upper())
-        return queryset.filter(
-            Q(psp_refund_id=value) | Q(payment__psp_reference=value) | Q(payment__customer__name__icontains=value)
-        )
+        """Routed by the key's shape (``backoffice.search.filter_cases``): indexed lookups, no OR across joins."""
+        return filter_cases(queryset, value)

@@ -72,7 +72,8 @@ class TokenView(APIView):
 
 class JournalFilter(df.FilterSet):
     case_type = df.CharFilter(field_name="case_type")
-    actor = df.CharFilter(field_name="actor_label")
+    # Like the /audit/ page: any case, a prefix ("spec" finds spec1 and spec2, "system:" every system actor).
+    actor = df.CharFilter(field_name="actor_label", lookup_expr="istartswith", max_length=150)
     since = WindowDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = WindowDateTimeFilter(field_name="created_at", lookup_expr="lt")
     case_reference = df.CharFilter(field_name="case_reference")

@@ -330,14 +330,11 @@ def case_attach_view(request, type_key: str, pk: int):
     if upload is None:
         messages.error(request, "Choose a file to upload.")
         return _detail_redirect(spec, pk)
-    if getattr(spec.model, "UPLOADS_ARE_EVIDENCE", False):
-        # One upload path for disputes: every file is evidence, so it reaches the packet.
-        from disputes.services import evidence_add
-
+    if spec.attach is not None:
+        # The case type files uploads its own way (disputes: every file is evidence, so it reaches the packet).
         try:
-            evidence_add(dispute_id=case.pk, actor=request.user, kind=request.POST.get("kind") or "other",
-                         text=request.POST.get("text", ""), upload=upload)
-            messages.success(request, f"Added {upload.name} as evidence.")
+            done = spec.attach(case=case, actor=request.user, upload=upload, data=request.POST)
+            messages.success(request, done)
         except DomainError as err:
             return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
         return _detail_redirect(spec, pk)
