@@ -407,14 +407,14 @@ def _at_fraction(start: datetime, end: datetime, fraction: float) -> datetime:
 
 def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _References) -> list[Payment]:
     """Decide the invoice's status and paid_at, and return its payments."""
-    if rng.random() < 0.015:
-        invoice.status = Invoice.Status.VOID
-        return []
-    terms = (invoice.due_at - invoice.issued_at).total_seconds()
     if profile.prepaid:  # credit bought by card: captured within a minute of the order
         paid_at = invoice.issued_at + timedelta(seconds=rng.randint(2, 60))
         invoice.status, invoice.paid_at = Invoice.Status.PAID, paid_at
         return [_payment(rng, invoice, profile.instrument, refs, invoice.amount_minor, paid_at)]
+    if rng.random() < 0.015:
+        invoice.status = Invoice.Status.VOID
+        return []
+    terms = (invoice.due_at - invoice.issued_at).total_seconds()
     # Long-history customers settled everything older than the recent months.
     pays = rng.random() < profile.pay_reliability or invoice.due_at < ANCHOR - timedelta(days=200)
     paid_at = invoice.issued_at + timedelta(seconds=int(rng.uniform(0.05, 1.3) * terms))
