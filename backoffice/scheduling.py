@@ -46,6 +46,7 @@ DEFAULT_SCHEDULES: tuple[tuple[str, int], ...] = (
     ("invoices.check_extensions", 15),
     ("refunds.sweep_processing", 5),
     ("notifications.deliver_outbox", 5),
+    ("disputes.resend_stalled_evidence", 15),
 )
 
 # A schedule is late when it has not run for this many of its intervals.

@@ -25,4 +25,5 @@ urlpatterns = [
     path("disputes/", include("disputes.urls")),
     path("refunds/", include("refunds.urls")),
     path("extensions/", include("invoices.urls")),
+    path("reconciliation/", include("reconciliation.urls")),
 ]

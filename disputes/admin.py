@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import QueryDict
 
+from backoffice.admin_mixins import ReadOnlyAdmin, transition_action
 from backoffice.admin_money import money_display
 from backoffice.errors import DomainError
 from backoffice.roles.predicates import is_team_lead
@@ -24,7 +25,7 @@ from .models import (
     PspSubmission,
     ReasonCode,
 )
-from .services import cover_letter_template_set, dispute_transition
+from .services import cover_letter_template_set
 
 
 def filterset_list_filter(filter_name: str, title: str, lookups=None) -> type[admin.SimpleListFilter]:
@@ -52,28 +53,11 @@ def filterset_list_filter(filter_name: str, title: str, lookups=None) -> type[ad
     return FilterSetListFilter
 
 
-def _transition_action(name: str, label: str):
-    def run(modeladmin, request, queryset):
-        done, failed = 0, []
-        for pk in queryset.values_list("pk", flat=True)[:200]:
-            try:
-                dispute_transition(case_id=pk, name=name, actor=request.user, reason=f"admin action: {label}",
-                                   data={})
-                done += 1
-            except DomainError as err:
-                failed.append(f"#{pk}: {err.message} ({err.code})")
-        if done:
-            modeladmin.message_user(request, f"{label}: {done} dispute(s) updated.", messages.SUCCESS)
-        for line in failed[:20]:
-            modeladmin.message_user(request, line, messages.ERROR)
-
-    run.__name__ = f"action_{name}"
-    run.short_description = label
-    return run
-
-
 @admin.register(Dispute)
-class DisputeAdmin(admin.ModelAdmin):
+class DisputeAdmin(ReadOnlyAdmin):
+    """Read-only: disputes come from the PSP or /disputes/new/ (``dispute_create``); states change only
+    through transitions (the actions below, each with a reason)."""
+
     list_display = ["reference", "state", "stage", "network", "reason_code", "amount", "currency",
                     "assignee", "internal_due_at", "due_at"]
     list_select_related = ["reason_code", "assignee"]
@@ -93,13 +77,13 @@ class DisputeAdmin(admin.ModelAdmin):
     list_per_page = 50
     readonly_fields = [f.name for f in Dispute._meta.fields]
     actions = [
-        _transition_action("open_chargeback", "Open chargeback"),
-        _transition_action("close_inquiry", "Close inquiry"),
-        _transition_action("submit_evidence", "Submit evidence"),
-        _transition_action("accept", "Accept (liability)"),
-        _transition_action("mark_won", "Mark won"),
-        _transition_action("mark_lost", "Mark lost"),
-        _transition_action("reopen", "Reopen at the next stage"),
+        transition_action("open_chargeback", "Open chargeback", reason_required=False),
+        transition_action("close_inquiry", "Close inquiry", reason_required=False),
+        transition_action("submit_evidence", "Submit evidence", reason_required=False),
+        transition_action("accept", "Accept (liability)", reason_required=False),
+        transition_action("mark_won", "Mark won", reason_required=False),
+        transition_action("mark_lost", "Mark lost", reason_required=False),
+        transition_action("reopen", "Reopen at the next stage", reason_required=False),
     ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -107,20 +91,6 @@ class DisputeAdmin(admin.ModelAdmin):
             return queryset, False
         filterset = DisputeFilter(data={"q": search_term}, queryset=queryset, request=request)
         return (filterset.qs if filterset.is_valid() else queryset.none()), False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_add_permission(self, request):
-        return False  # disputes come from the PSP or the /disputes/new/ page (dispute_create)
-
-    def has_change_permission(self, request, obj=None):
-        return False  # states change only through transitions (the actions above)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReasonCode)
@@ -136,22 +106,13 @@ class ReasonCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(EvidenceItem)
-class EvidenceItemAdmin(admin.ModelAdmin):
+class EvidenceItemAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "dispute", "kind", "original_name", "mime_type", "size", "added_by"]
     list_select_related = ["dispute", "added_by"]
     list_filter = ["kind"]
     search_fields = ["=dispute__reference"]
     readonly_fields = [f.name for f in EvidenceItem._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False  # evidence_add validates and journals
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CoverLetterTemplate)
@@ -191,7 +152,7 @@ class CoverLetterTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(AcceptanceProposal)
-class AcceptanceProposalAdmin(admin.ModelAdmin):
+class AcceptanceProposalAdmin(ReadOnlyAdmin):
     """Specialists' proposals to accept liability, read-only (decided on the dispute page)."""
 
     list_display = ["created_at", "dispute", "proposed_by", "decision", "decided_by", "decided_at"]
@@ -201,48 +162,21 @@ class AcceptanceProposalAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in AcceptanceProposal._meta.fields]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(PspSubmission)
-class PspSubmissionAdmin(admin.ModelAdmin):
+class PspSubmissionAdmin(ReadOnlyAdmin):
     """Evidence sent to the PSPs: read-only (a team lead resends from the dispute page)."""
 
     list_display = ["dispute", "stage", "psp", "status", "attempts", "submitted_at", "last_error"]
     list_filter = ["psp", "status"]
     show_full_result_count = False
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(DisputeReportImport)
-class DisputeReportImportAdmin(admin.ModelAdmin):
+class DisputeReportImportAdmin(ReadOnlyAdmin):
     """Dispute report uploads: read-only (imports run from /disputes/import/ or the command)."""
 
     list_display = ["file_name", "psp", "status", "uploaded_by", "created_count", "updated_count", "created_at"]
     list_filter = ["psp", "status"]
     exclude = ["content"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -10,11 +10,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from backoffice.api.fields import MinorUnitsField, PDFRenderer
 from backoffice.api.idempotency import idempotent_create
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
@@ -102,7 +103,7 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
 
 class DisputeCreateInputSerializer(serializers.Serializer):
     payment = serializers.CharField(max_length=64, help_text="Payment id, or the PSP's charge reference.")
-    amount_minor = serializers.IntegerField(min_value=1)
+    amount_minor = MinorUnitsField()
     currency = serializers.CharField(max_length=3, min_length=3)
     network = serializers.ChoiceField(choices=Network.choices, required=False,
                                       help_text="Defaults to the payment's card network.")
@@ -129,18 +130,6 @@ class EvidenceOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "dispute", "kind", "text", "original_name", "mime_type", "size", "sha256", "stage",
                   "added_by", "created_at"]
         read_only_fields = fields
-
-
-class PDFRenderer(BaseRenderer):
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes):
-            return data
-        return JSONRenderer().render(data)
 
 
 class DisputeViewSet(mixins.CreateModelMixin, CaseViewSet):

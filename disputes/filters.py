@@ -5,23 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backoffice.filtering import DayBoundFilter, MajorAmountFilter
-from backoffice.roles.models import Role
+from backoffice.roles.selectors import workers
 
 from .models import Dispute, DisputeStage, DisputeState, Network, ReasonCategory, ReasonCode
-
-
-def _workers(request):
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
-        .distinct()
-        .order_by("username")
-    )
 
 
 class DisputeFilter(django_filters.FilterSet):
@@ -38,7 +28,7 @@ class DisputeFilter(django_filters.FilterSet):
     amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
                                              label="Amount to (minor units)")
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
-    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")
     amount_to = MajorAmountFilter(field_name="amount_minor", lower=False, label="Amount to")
     due_after = DayBoundFilter(field_name="due_at", lookup_expr="gte", label="Due from")

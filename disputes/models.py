@@ -18,18 +18,13 @@ from django_fsm import FSMField, transition
 
 from backoffice.cases.models import Case
 from backoffice.roles.predicates import is_system, is_team_lead, is_worker
+from invoices.models import Payment
 
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 
 
-class Network(models.TextChoices):
-    VISA = "visa", "Visa"
-    MASTERCARD = "mastercard", "Mastercard"
-    AMEX = "amex", "American Express"
-    DISCOVER = "discover", "Discover"
-    JCB = "jcb", "JCB"
-    UNIONPAY = "unionpay", "UnionPay"
-    OTHER = "other", "Other"
+# The card networks are the ledger's (a dispute is on a payment's network): one list.
+Network = Payment.Network
 
 
 # Reason codes filed under this network are the PSP's normalised reasons (Stripe's ``fraudulent``,

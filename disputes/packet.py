@@ -166,7 +166,7 @@ def letter_values(snapshot: PacketSnapshot) -> dict[str, str]:
         "captured": f"{payment.captured_at:%d %B %Y}",
         "reason_code": dispute.reason_code.code,
         "reason_title": dispute.reason_code.title,
-        "merchant": getattr(settings, "DISPUTE_MERCHANT_NAME", "Billing operations"),
+        "merchant": settings.DISPUTE_MERCHANT_NAME,
         "prior_payments": str(snapshot.prior_payments),
     }
 
@@ -290,7 +290,7 @@ def packet_context(snapshot: PacketSnapshot, *, preview: bool) -> tuple[dict[str
     } for line in snapshot.lines]
     context = {
         "preview": preview,
-        "merchant": getattr(settings, "DISPUTE_MERCHANT_NAME", "Billing operations"),
+        "merchant": settings.DISPUTE_MERCHANT_NAME,
         "dispute": dispute,
         "reason": dispute.reason_code,
         "payment": payment,

@@ -23,12 +23,14 @@ from __future__ import annotations
 import base64
 import io
 import logging
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
 import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -283,6 +285,45 @@ def dispute_psp_submit(*, dispute_id: int) -> str:
     sent_fields = {k: (str(v) if len(str(v)) <= 200 else f"{str(v)[:200]}…") for k, v in sent.items()}
     return dispute_psp_submission_finish(submission_id=submission.pk, status=PspSubmissionStatus.SUBMITTED,
                                          sent_fields=sent_fields).status
+
+
+# A send whose task never ran (the broker was down at commit) or died half-way (the worker was killed and
+# the message lost) is found by ``psp_evidence_sweep``: after these quiet periods it is enqueued again. The
+# "sending" wait is longer than the task's whole retry chain (about 21 minutes), so a send that is still
+# retrying is left alone; a repeat is safe anyway (steps are recorded, PSP calls carry idempotency keys).
+SWEEP_UNSENT_AFTER = timedelta(minutes=10)
+SWEEP_STALLED_AFTER = timedelta(minutes=30)
+SWEEP_LIMIT = 200
+
+
+def psp_evidence_stalled(*, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> list[int]:
+    """Ids of disputes under review whose evidence should be with their PSP but is not: no submission row
+    for the current cycle after ``SWEEP_UNSENT_AFTER``, or one stuck pending/sending for
+    ``SWEEP_STALLED_AFTER``. Only PSPs the gateway really sends to; one indexed query."""
+    now = now or timezone.now()
+    psps = [psp for psp in SUBMITTABLE_PSPS if evidence_psp_target(Dispute(psp=psp)) == psp]
+    if not psps:
+        return []
+    this_cycle = PspSubmission.objects.filter(dispute=OuterRef("pk"), stage=OuterRef("stage"))
+    stalled = this_cycle.filter(status__in=[PspSubmissionStatus.PENDING, PspSubmissionStatus.SENDING],
+                                updated_at__lt=now - SWEEP_STALLED_AFTER)
+    rows = (
+        Dispute.objects.filter(state=DisputeState.UNDER_REVIEW, psp__in=psps).exclude(packet="")
+        .filter((~Exists(this_cycle) & Q(updated_at__lt=now - SWEEP_UNSENT_AFTER)) | Exists(stalled))
+        .order_by("updated_at", "pk").values_list("pk", flat=True)[:limit]
+    )
+    return list(rows)
+
+
+def psp_evidence_sweep(*, now: datetime | None = None, limit: int = SWEEP_LIMIT) -> list[int]:
+    """Enqueue the send again for every stalled dispute (``psp_evidence_stalled``); returns their ids."""
+    from .tasks import enqueue_psp_evidence
+
+    ids = psp_evidence_stalled(now=now, limit=limit)
+    for dispute_id in ids:
+        logger.warning("psp_evidence_resent dispute_id=%s", dispute_id)
+        enqueue_psp_evidence(dispute_id)
+    return ids
 
 
 def dispute_psp_submission_give_up(*, dispute_id: int, error: str) -> None:

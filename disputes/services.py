@@ -1,7 +1,7 @@
 """Every write to disputes: creation, evidence, and each transition through the shared transition service.
 
-Lock order is payment → dispute (STYLE.md): each transition opens a transaction, locks the
-payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
+Lock order is payment → dispute (docs/DEVELOPING.md, "Lock order"): each transition opens a
+transaction, locks the payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
 lock: ``dispute_submit_evidence`` renders the packet from a snapshot first, then checks under
 the lock that the evidence has not changed since.
 """
@@ -26,6 +26,7 @@ from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition, transition_permitted
 from backoffice.cases.uploads import check_upload
+from backoffice.denials import denial_record
 from backoffice.errors import (
     BusinessRuleViolation,
     ConcurrentChange,
@@ -35,7 +36,7 @@ from backoffice.errors import (
     NotFound,
     PermissionDenied,
 )
-from backoffice.journal.services import denied_record, journal_record
+from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
 from backoffice.roles.predicates import is_system, is_team_lead, is_worker
 from invoices.models import Payment
@@ -115,20 +116,6 @@ def _lock_payment(payment_id: int) -> Payment:
         raise NotFound(f"Payment {payment_id} does not exist.") from exc
 
 
-def _record_refusal(*, dispute_id: Any, reference: str, action: str, actor: Any, err: DomainError) -> None:
-    if isinstance(err, NotFound):
-        return
-    denied_record(
-        case_type=Dispute.CASE_TYPE,
-        case_id=int(dispute_id) if str(dispute_id).isdigit() else None,
-        case_reference=reference,
-        action=action,
-        actor=actor,
-        code=err.code,
-        message=err.message,
-    )
-
-
 # ---------------------------------------------------------------- create
 
 
@@ -172,7 +159,7 @@ def dispute_create(
         if not (is_worker(actor) or is_system(actor)):
             raise PermissionDenied("Auditors read disputes; they do not create them.")
     except PermissionDenied as err:
-        _record_refusal(dispute_id=None, reference="", action="create", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, action="create", actor=actor)
         raise
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         raise MoneyError("amount_minor must be an integer number of minor units.")
@@ -303,7 +290,8 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
                 _evidence_storage().delete(stored_name)
             raise
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference=reference, action="add_evidence", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, case_reference=reference,
+                      action="add_evidence", actor=actor)
         raise
     return item
 
@@ -336,8 +324,9 @@ def _run(
                 context=context, context_fn=context_fn,
             )
     except DomainError as err:
-        # run_transition recorded the refusal inside this transaction, which has just rolled back.
-        _record_refusal(dispute_id=dispute_id, reference=row["reference"] or "", action=name, actor=actor, err=err)
+        # Recorded once: run_transition already did unless the refusal came before it.
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, case_reference=row["reference"] or "",
+                      action=name, actor=actor)
         raise
 
 
@@ -686,7 +675,7 @@ def dispute_propose_accept(*, dispute_id: int, actor: Any, reason: str) -> Accep
                 reason=reason, context={"proposal_id": proposal.pk},
             )
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference="", action="propose_accept", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, action="propose_accept", actor=actor)
         raise
     return proposal
 
@@ -720,7 +709,8 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
             )
             proposal.refresh_from_db()
     except (PermissionDenied, Conflict) as err:
-        _record_refusal(dispute_id=dispute_id, reference="", action="decline_accept_proposal", actor=actor, err=err)
+        denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, action="decline_accept_proposal",
+                      actor=actor)
         raise
     return proposal
 

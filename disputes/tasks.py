@@ -190,6 +190,14 @@ def enqueue_psp_evidence(dispute_id: int) -> None:
             continue
 
 
+@shared_task(name="disputes.resend_stalled_evidence", acks_late=True)
+def resend_stalled_evidence() -> dict[str, Any]:
+    """Evidence that never reached its PSP (broker down at commit, a worker killed mid-send) is sent again."""
+    from .psp_evidence import psp_evidence_sweep
+
+    return {"resent": len(psp_evidence_sweep())}
+
+
 @shared_task(name="disputes.import_dispute_report", acks_late=True)
 def import_dispute_report(import_id: int) -> str:
     """Validate and import an uploaded dispute report (all rows or none); progress is on its row."""

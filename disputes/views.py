@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from backoffice.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backoffice.money import MoneyError, parse_minor
 from backoffice.roles.predicates import is_team_lead, is_worker
-from backoffice.web.errors import page_error_response
+from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
 from .forms import DisputeEntryForm, EvidenceForm
@@ -179,8 +179,8 @@ def _entry_form_page(request, form: DisputeEntryForm, *, status: int = 200):
 @require_http_methods(["GET", "POST"])
 def dispute_new(request):
     if not is_worker(request.user):
-        return render(request, "403.html", {"message": "Only specialists and team leads enter disputes."},
-                      status=403)
+        return page_refusal(request, model=Dispute, action="create",
+                            message="Only specialists and team leads enter disputes.")
     if request.method == "GET":
         return _entry_form_page(request, DisputeEntryForm(initial={"payment": request.GET.get("payment", "")}))
     form = DisputeEntryForm(request.POST)

@@ -10,29 +10,13 @@ full-table COUNT.
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.template.response import TemplateResponse
+from django.contrib import admin
 
+from backoffice.admin_mixins import ReadOnlyAdminMixin, transition_action
 from backoffice.admin_money import money_display
-from backoffice.errors import DomainError
 from backoffice.web.templatetags.ui import money_text
 
 from .models import Customer, Invoice, InvoiceLine, Payment, PaymentExtension
-from .services import extension_approve, extension_cancel, extension_reject
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Customer)
@@ -120,9 +104,6 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return money_text(obj.amount_minor, obj.currency)
 
 
-_DECISIONS = {"approve": extension_approve, "reject": extension_reject, "cancel": extension_cancel}
-
-
 @admin.register(PaymentExtension)
 class PaymentExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -144,46 +125,12 @@ class PaymentExtensionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     ordering = ["-id"]
-    actions = ["approve_selected", "reject_selected", "cancel_selected"]
+    actions = [
+        transition_action("approve", "Approve"),
+        transition_action("reject", "Reject"),
+        transition_action("cancel", "Cancel"),
+    ]
 
     @admin.display(description="Customer", ordering="invoice__customer__name")
     def customer(self, obj: PaymentExtension) -> str:
         return obj.invoice.customer.name
-
-    @admin.action(description="Approve selected extensions (asks for a reason)")
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
-        return self._decide(request, queryset, "approve")
-
-    @admin.action(description="Reject selected extensions (asks for a reason)")
-    def reject_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
-        return self._decide(request, queryset, "reject")
-
-    @admin.action(description="Cancel selected extensions (asks for a reason)")
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[PaymentExtension]):
-        return self._decide(request, queryset, "cancel")
-
-    def _decide(self, request: HttpRequest, queryset: QuerySet[PaymentExtension], name: str):
-        """First show the selection and ask for a reason; on confirmation call the service for each."""
-        reason = (request.POST.get("reason") or "").strip()
-        if request.POST.get("confirm") == "yes" and reason:
-            done = 0
-            for extension in queryset.order_by("pk"):
-                try:
-                    _DECISIONS[name](extension_id=extension.pk, actor=request.user, reason=reason)
-                    done += 1
-                except DomainError as err:
-                    self.message_user(request, f"{extension.reference}: {err.message} ({err.code})", messages.ERROR)
-            if done:
-                self.message_user(request, f"{name.capitalize()}: {done} extension(s) done.", messages.SUCCESS)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{name.capitalize()} extensions",
-            "opts": self.model._meta,
-            "extensions": list(queryset.select_related("invoice__customer", "requester").order_by("pk")),
-            "action": f"{name}_selected",
-            "decision": name,
-            "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            "reason_missing": request.POST.get("confirm") == "yes" and not reason,
-        }
-        return TemplateResponse(request, "extensions/admin_decide.html", context)

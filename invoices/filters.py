@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from backoffice.roles.models import Role
+from backoffice.roles.selectors import workers
 
 from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension
 
@@ -85,14 +84,6 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value))
 
 
-def _workers(request) -> QuerySet:
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
-        .distinct()
-        .order_by("username")
-    )
-
 
 class ExtensionFilter(django_filters.FilterSet):
     """Payment extensions: the queue page, the API and the admin share it.
@@ -112,7 +103,7 @@ class ExtensionFilter(django_filters.FilterSet):
     due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
                                            widget=forms.DateInput(attrs={"type": "date"}))
     currency = django_filters.CharFilter(field_name="invoice__currency", method=_upper, max_length=3)
-    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
+    assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     broken_promise = django_filters.BooleanFilter(field_name="customer_broke_promise_recently",
                                                   label="Customer broke a promise")
     q = django_filters.CharFilter(method="search", max_length=200, label="Reference, invoice or customer")

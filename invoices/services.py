@@ -41,6 +41,7 @@ from django.utils import timezone
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import run_transition
+from backoffice.denials import denial_record
 from backoffice.errors import (
     BusinessRuleViolation,
     ConcurrentChange,
@@ -50,7 +51,6 @@ from backoffice.errors import (
     PermissionDenied,
     TransitionNotAllowed,
 )
-from backoffice.journal.services import denied_record
 from backoffice.money import MoneyError, is_valid_currency, round_half_up
 from backoffice.roles.models import LimitAction
 from backoffice.roles.predicates import is_worker
@@ -287,8 +287,8 @@ def extension_request(*, actor: Any, invoice: Invoice | int, new_due_date: date,
                 "customer_broke_promise_recently": flagged,
             })
     except (PermissionDenied, Conflict) as err:
-        denied_record(case_type=PaymentExtension.CASE_TYPE, case_id=None, action="request", actor=actor,
-                      code=err.code, message=err.message, context={"invoice_id": invoice_id})
+        denial_record(err, case_type=PaymentExtension.CASE_TYPE, action="request", actor=actor,
+                      context={"invoice_id": invoice_id})
         raise
     logger.info(
         "extension_requested extension_id=%s invoice_id=%s days=%s flagged=%s actor=%s",

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from .services import extension_check_due, extension_decide_outcome
+from .services import extension_check_due
 
 logger = logging.getLogger("invoices.tasks")
 
@@ -27,10 +27,3 @@ def check_extensions() -> dict[str, int]:
     )
     return counts
 
-
-@shared_task(name="invoices.check_extension", acks_late=True)
-def check_extension(extension_id: int) -> str:
-    """Decide one extension now if its outcome is known (e.g. after its invoice was paid)."""
-    outcome = extension_decide_outcome(extension_id=extension_id)
-    logger.info("task_end task=invoices.check_extension extension_id=%s outcome=%s", extension_id, outcome)
-    return outcome

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 from backoffice.errors import DomainError, PermissionDenied
 from backoffice.money import format_minor
 from backoffice.roles.predicates import can_read, is_worker
+from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
 from .models import Invoice, PaymentExtension, utc_date
@@ -51,10 +52,6 @@ def _invoice_facts(invoice: Invoice) -> dict[str, Any]:
     }
 
 
-def _forbidden(request, message: str):
-    return render(request, "403.html", {"message": message, "code": "permission_denied"}, status=403)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def extension_request_view(request):
@@ -62,7 +59,8 @@ def extension_request_view(request):
     if not can_read(request.user):
         raise Http404("No role")
     if not is_worker(request.user):
-        return _forbidden(request, "Auditors read extensions; they do not request them.")
+        return page_refusal(request, model=PaymentExtension, action="request",
+                            message="Auditors read extensions; they do not request them.")
     raw_id = request.POST.get("invoice") or request.GET.get("invoice")
     number = (request.GET.get("number") or "").strip()
     invoice = invoice_get(invoice_id=raw_id) if raw_id else invoice_find(number=number) if number else None
@@ -81,7 +79,7 @@ def extension_request_view(request):
                                               new_due_date=form.cleaned_data["new_due_date"],
                                               reason=form.cleaned_data["reason"])
             except PermissionDenied as err:
-                return _forbidden(request, err.message)
+                return page_error_response(request, err, redirect_to=None)
             except DomainError as err:
                 field = "new_due_date" if err.code in _DATE_CODES else "reason" if err.code.startswith(
                     "reason_") else None

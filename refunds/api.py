@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpResponse
 from django.urls import re_path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from backoffice.api.fields import MinorUnitsField, PDFRenderer
 from backoffice.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from backoffice.api.idempotency import idempotent_create
 from backoffice.api.permissions import CaseAccess
@@ -28,35 +27,6 @@ from .filters import RefundFilter
 from .models import Refund, RefundReason
 from .selectors import payment_list, refund_get, refund_list
 from .services import refund_request
-
-
-class PDFRenderer(BaseRenderer):
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes):
-            return data
-        return json.dumps(data, default=str).encode()  # an error body when the client asked for a PDF
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class MinorUnitsField(serializers.Field):
-    """An amount in minor units: a JSON integer (or digits in a form), never a float or a decimal string."""
-
-    default_error_messages = {"invalid": "Send a whole number of minor units, e.g. 1050 for 10.50 USD."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, str) and data.strip().isdigit():
-            data = int(data.strip())
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return data
-
-    def to_representation(self, value):
-        return value
 
 
 class ApprovalOutputSerializer(serializers.Serializer):

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from backoffice.filtering import DayBoundFilter, MajorAmountFilter
-from backoffice.roles.models import Role
+from backoffice.roles.selectors import workers
 
 from .models import Refund, RefundReason, RefundState
-
-
-def _workers(request):
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD])
-        .distinct()
-        .order_by("username")
-    )
 
 
 class RefundFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=RefundState.choices, distinct=False)
     reason = django_filters.MultipleChoiceFilter(choices=RefundReason.choices, distinct=False)
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
-    assignee = django_filters.ModelChoiceFilter(queryset=_workers, null_label="Unassigned")
-    requester = django_filters.ModelChoiceFilter(queryset=_workers)
+    assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
+    requester = django_filters.ModelChoiceFilter(queryset=workers)
     payment = django_filters.NumberFilter(field_name="payment_id", label="Payment id")
     amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
                                              label="Amount from (minor units)")

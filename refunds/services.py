@@ -12,8 +12,7 @@ and the task calls the gateway outside any transaction. Every refusal raises a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,17 +23,16 @@ from django.utils import timezone
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
 from backoffice.cases.transitions import lock_case, run_transition
+from backoffice.denials import refusals_recorded
 from backoffice.errors import (
     BusinessRuleViolation,
     Conflict,
-    DomainError,
     IdempotencyMismatch,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
 from backoffice.gateway import RefundRequest, RefundResult, RefundStatus
-from backoffice.journal.services import denied_record
 from backoffice.money import format_minor
 from backoffice.roles.predicates import is_worker
 from invoices.models import Payment
@@ -50,23 +48,6 @@ REASON_MAX_CHARS = 2000
 
 
 # ---------------------------------------------------------------- helpers
-
-@contextmanager
-def _refusals_recorded(*, action: str, actor: Any, refund: Refund | None = None,
-                       context: dict[str, Any] | None = None) -> Iterator[None]:
-    """Record a refusal after the refused transaction has rolled back (so the record survives)."""
-    try:
-        yield
-    except DomainError as err:
-        if not isinstance(err, NotFound):
-            denied_record(
-                case_type=Refund.CASE_TYPE,
-                case_id=refund.pk if refund is not None else None,
-                case_reference=(refund.reference or "") if refund is not None else "",
-                action=action, actor=actor, code=err.code, message=err.message, context=context,
-            )
-        raise
-
 
 def _lock_payment(payment_id: int) -> Payment:
     """``SELECT … FOR UPDATE`` the payment (waits: the first lock in the fixed order payment → refund)."""
@@ -160,7 +141,7 @@ def refund_request(
     """
     key = (idempotency_key or "").strip() or None
     note = (note or "").strip()
-    with _refusals_recorded(action="create", actor=requester, context={"payment_id": payment.pk}):
+    with refusals_recorded(model=Refund, action="create", actor=requester, context={"payment_id": payment.pk}):
         if not is_worker(requester):
             raise PermissionDenied("Only billing specialists and team leads request refunds.")
         if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
@@ -188,7 +169,7 @@ def refund_request(
                 _refuse_if_exceeds(locked, amount_minor)
                 if not confirm_duplicate:
                     _refuse_if_possible_duplicate(locked, amount_minor)
-                due = timezone.now() + timedelta(hours=getattr(settings, "REFUND_APPROVAL_SLA_HOURS", 48))
+                due = timezone.now() + timedelta(hours=settings.REFUND_APPROVAL_SLA_HOURS)
                 refund = Refund.objects.create(
                     payment=locked, amount_minor=amount_minor, currency=locked.currency, reason=reason, note=note,
                     requester=requester, assignee=requester, idempotency_key=key, due_at=due, internal_due_at=due,
@@ -221,7 +202,7 @@ def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_stat
             submit: bool = True) -> Refund:
     """Approve or reject: payment lock (approve) → refund lock → who may decide → transition + approval row."""
     reason = (reason or "").strip()
-    with _refusals_recorded(action=name, actor=actor, refund=refund):
+    with refusals_recorded(model=Refund, action=name, actor=actor, case=refund):
         with transaction.atomic():
             payment = _lock_payment(refund.payment_id) if name == "approve" else None
             current = lock_case(Refund, refund.pk)
@@ -281,7 +262,7 @@ def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str
     not be disputed meanwhile.
     """
     reason = (reason or "").strip()
-    with _refusals_recorded(action="retry", actor=actor, refund=refund):
+    with refusals_recorded(model=Refund, action="retry", actor=actor, case=refund):
         with transaction.atomic():
             payment = _lock_payment(refund.payment_id)
             return run_transition(

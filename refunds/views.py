@@ -14,12 +14,12 @@ from django.urls import reverse
 from backoffice.errors import DomainError, PermissionDenied
 from backoffice.money import MoneyError, currency_exponent, parse_minor
 from backoffice.roles.predicates import can_read, is_team_lead, is_worker
-from backoffice.web.errors import page_error_response
+from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.templatetags.ui import money_text
 from backoffice.web.views import CaseDetailView
 
 from .credit_note import credit_note_available, credit_note_number, credit_note_pdf
-from .models import RefundReason, RefundState
+from .models import Refund, RefundReason, RefundState
 from .policy import needs_second_approval
 from .selectors import (
     payment_find,
@@ -32,10 +32,6 @@ from .selectors import (
 from .services import refund_request
 
 
-def _forbidden(request, message: str):
-    return render(request, "403.html", {"message": message}, status=403)
-
-
 @login_required
 def refund_new(request):
     """``/refunds/new/?payment=<id or PSP reference>``: what is left to refund, and the request form."""
@@ -43,7 +39,8 @@ def refund_new(request):
     if not can_read(user):
         raise Http404("No role")
     if not is_worker(user):
-        return _forbidden(request, "Only billing specialists and team leads request refunds.")
+        return page_refusal(request, model=Refund, action="create",
+                            message="Only billing specialists and team leads request refunds.")
     lookup = (request.POST.get("payment") or request.GET.get("payment") or "").strip()
     payment = payment_find(user=user, reference=lookup) if lookup else None
     context: dict[str, Any] = {"lookup": lookup, "payment": payment, "reasons": RefundReason.choices,

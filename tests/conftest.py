@@ -183,6 +183,30 @@ def _role_defaults(request):
     journal_checkpoint_genesis()
 
 
+@pytest.fixture(autouse=True)
+def _denials_committed_behind_the_test(request):
+    """A refusal inside a transaction is recorded on a connection of its own, which commits at once
+    (backoffice/denials.py): behind a test's own rolled-back transaction such rows would outlive the
+    test. Remove them afterwards (transactional tests flush the whole database anyway)."""
+    from backoffice import denials
+
+    before = denials.own_connection_writes
+    yield
+    if denials.own_connection_writes == before:
+        return
+    from django.db import connections
+
+    blocker = request.getfixturevalue("django_db_blocker")
+    with blocker.unblock():
+        default = connections["default"]
+        own = default.__class__(dict(default.settings_dict), alias="denials_cleanup")
+        try:
+            with own.cursor() as cursor:
+                cursor.execute("SELECT backoffice_test_as_owner(%s, true)", ["DELETE FROM journal_deniedattempt"])
+        finally:
+            own.close()
+
+
 def _make_user(username: str, *groups: str, superuser: bool = False):
     from django.contrib.auth import get_user_model
 

@@ -8,9 +8,11 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from backoffice.denials import case_type_of, denial_record
 from backoffice.errors import DomainError
 
 
@@ -44,8 +46,26 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.PermissionDenied):
         code = "permission_denied"
+        _record_write_refusal(exc, context)
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         code = "not_authenticated"
     detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
     response.data = {"detail": str(detail), "code": code}
     return response
+
+
+def _record_write_refusal(exc: exceptions.PermissionDenied, context: dict[str, Any]) -> None:
+    """A write the API's permission classes refused (e.g. an auditor's POST) is a refusal too."""
+    request, view = context.get("request"), context.get("view")
+    if request is None or request.method in SAFE_METHODS or not request.user.is_authenticated:
+        return
+    kwargs = getattr(view, "kwargs", None) or {}
+    model = getattr(view, "model", None)
+    denial_record(
+        exc,
+        case_type=case_type_of(model) if model is not None else getattr(view, "basename", None) or "api",
+        action=kwargs.get("name") or getattr(view, "action", None) or request.method.lower(),
+        actor=request.user,
+        case_id=kwargs.get("pk"),
+        context={"interface": "api"},
+    )

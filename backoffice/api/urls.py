@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("invoices.api")),
     path("", include("disputes.api")),
     path("", include("refunds.api")),
+    path("", include("reconciliation.api")),
 ]

@@ -31,6 +31,9 @@ class CaseTypeSpec:
     # Queue name -> filter. Defaults below cover mine/unassigned/due-soon/overdue/all.
     queue_filters: dict[str, QueueFilter] = field(default_factory=dict)
     due_field: str = "internal_due_at"
+    # Extra figures for /dashboard/, so the core shows a case type's reporting without importing it:
+    # a callable returning ``[{"name", "title", "definition", "header", "rows"}]`` (rows of cells).
+    dashboard_sections: Callable[[], list[dict[str, Any]]] | None = None
 
     def queue(self, name: str, user: Any) -> QuerySet | None:
         """The queryset of queue ``name`` for ``user``, or None when this type has no such queue."""
@@ -64,6 +67,12 @@ def register(spec: CaseTypeSpec) -> CaseTypeSpec:
 def case_types() -> list[CaseTypeSpec]:
     order = {"disputes": 0, "refunds": 1, "extensions": 2}
     return sorted(_REGISTRY.values(), key=lambda s: order.get(s.key, 9))
+
+
+def dashboard_sections() -> list[dict[str, Any]]:
+    """Every registered case type's extra dashboard figures, in the case types' order."""
+    return [section for spec in case_types() if spec.dashboard_sections is not None
+            for section in spec.dashboard_sections()]
 
 
 def get_case_type(key: str) -> CaseTypeSpec | None:

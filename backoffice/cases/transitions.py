@@ -18,8 +18,9 @@ from django.db.models import Model
 
 from backoffice.actors import actor_label
 from backoffice.context import bind_log_context
+from backoffice.denials import case_type_of, denial_record
 from backoffice.errors import ConcurrentChange, DomainError, NotFound, PermissionDenied, TransitionNotAllowed
-from backoffice.journal.services import denied_record, journal_record
+from backoffice.journal.services import journal_record
 
 logger = logging.getLogger("backoffice.transitions")
 
@@ -88,7 +89,6 @@ def run_transition(
     expected_state: str | None = None,
     checks: Iterable[Hook] = (),
     after: Iterable[Hook] = (),
-    on_commit: Iterable[Callable[[Any], None]] = (),
     context: dict[str, Any] | None = None,
     context_fn: Callable[[Any], dict[str, Any]] | None = None,
     transition_kwargs: dict[str, Any] | None = None,
@@ -97,10 +97,10 @@ def run_transition(
     """Take transition ``name`` on case ``pk`` as ``actor``.
 
     ``checks`` run under the lock after permission and state checks and raise ``DomainError``
-    to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date);
-    ``on_commit`` callables get the case id once the transaction has committed.
+    to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date, or
+    ``transaction.on_commit`` follow-up work).
     """
-    case_type = getattr(model, "CASE_TYPE", model._meta.model_name)
+    case_type = case_type_of(model)
     reference = ""
     try:
         with transaction.atomic():
@@ -145,9 +145,6 @@ def run_transition(
                 reason=reason,
                 context=row_context,
             )
-            for callback in on_commit:
-                case_id = case.pk
-                transaction.on_commit(lambda cb=callback, cid=case_id: cb(cid))
     except DomainError as err:
         _record_denial(case_type, pk, reference, name, actor, err)
         raise
@@ -166,18 +163,4 @@ def run_transition(
 
 
 def _record_denial(case_type: str, pk: Any, reference: str, name: str, actor: Any, err: DomainError) -> None:
-    if isinstance(err, NotFound):
-        return
-    try:
-        case_id = int(pk)
-    except (TypeError, ValueError):
-        case_id = None
-    denied_record(
-        case_type=case_type,
-        case_id=case_id,
-        case_reference=reference,
-        action=name,
-        actor=actor,
-        code=err.code,
-        message=err.message,
-    )
+    denial_record(err, case_type=case_type, case_id=pk, case_reference=reference, action=name, actor=actor)

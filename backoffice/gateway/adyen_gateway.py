@@ -33,7 +33,7 @@ def adyen_client() -> Adyen.Adyen:
         xapikey=getattr(settings, "ADYEN_API_KEY", "") or None,
         platform=getattr(settings, "ADYEN_ENVIRONMENT", "test") or "test",
         live_endpoint_prefix=getattr(settings, "ADYEN_LIVE_PREFIX", "") or None,
-        http_timeout=int(getattr(settings, "ADYEN_TIMEOUT_SECONDS", 20)),
+        http_timeout=settings.ADYEN_TIMEOUT_SECONDS,
     )
     base = (getattr(settings, "ADYEN_API_BASE", "") or "").rstrip("/")
     if base:

@@ -46,7 +46,7 @@ class StripeGateway:
         self.api_key = api_key if api_key is not None else getattr(settings, "STRIPE_API_KEY", "")
         self.api_base = (api_base if api_base is not None else getattr(settings, "STRIPE_API_BASE", "")) \
             or stripe.DEFAULT_API_BASE
-        self.timeout = float(timeout if timeout is not None else getattr(settings, "STRIPE_TIMEOUT_SECONDS", 20))
+        self.timeout = float(timeout if timeout is not None else settings.STRIPE_TIMEOUT_SECONDS)
 
     def _client(self) -> stripe.StripeClient:
         return stripe.StripeClient(

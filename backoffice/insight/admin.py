@@ -3,6 +3,7 @@ counters are read-only."""
 
 from django.contrib import admin, messages
 
+from backoffice.admin_mixins import ReadOnlyAdmin
 from backoffice.errors import DomainError
 from backoffice.roles.admin import SuperuserOnlyAdmin
 
@@ -21,17 +22,6 @@ class SlaTargetAdmin(SuperuserOnlyAdmin):
             obj.pk = saved.pk
         except DomainError as err:
             messages.error(request, err.message)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditAccess)

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,8 +18,8 @@ from django.utils import timezone
 
 from backoffice.db.routers import use_replica
 from backoffice.money import format_minor
-from backoffice.roles.models import Role
 from backoffice.roles.predicates import can_read, is_team_lead
+from backoffice.roles.selectors import workers
 
 from . import kpis
 from .audit import EARLIEST, LATEST, neutralise
@@ -82,7 +81,7 @@ def _money(amount: int, currency: str) -> str:
     return format_minor(amount, currency)
 
 
-def tables(fig: dict[str, Any]) -> dict[str, Table]:
+def tables(fig: dict[str, Any], sections: list[dict[str, Any]] | None = None) -> dict[str, Table]:
     out: dict[str, Table] = {}
 
     def add(name: str, title: str, header: list[str], rows: list[list[Any]]) -> None:
@@ -153,7 +152,16 @@ def tables(fig: dict[str, Any]) -> dict[str, Table]:
         [[r["currency"], _money(r["outstanding"], r["currency"]), _money(r["invoiced"], r["currency"]),
           "—" if r["dso_days"] is None else r["dso_days"],
           *[_money(o["amount"], r["currency"]) for o in r["overdue_rows"]]] for r in fig["receivables"]])
+    for section in _sections() if sections is None else sections:
+        add(section["name"], section["title"], section["header"], section["rows"])
     return out
+
+
+def _sections() -> list[dict[str, Any]]:
+    """Figures the case types add through the registry (e.g. reconciliation), read now, not cached."""
+    from backoffice.cases.registry import dashboard_sections
+
+    return dashboard_sections()
 
 
 STATUS_LABELS = {"excessive": "EXCESSIVE — above the program's ratio and floor",
@@ -247,14 +255,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     lead = bool(is_team_lead(request.user))
     assignees = []
     if lead:
-        assignees = list(get_user_model().objects.filter(
-            is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD]).distinct().order_by("username"))
+        assignees = list(workers())
     now = timezone.now()
     query = request.GET.copy()
     workload = kpis.workload(now=now, currency=form.cleaned_data.get("currency") or None)
+    sections = _sections()
+    figure_tables = tables(figures, sections)
     return render(request, "insight/dashboard.html", {
         "tiles": _tiles(figures, workload),
-        "form": form, "f": figures, "tables": tables(figures), "charts": charts(figures),
+        "form": form, "f": figures, "tables": figure_tables, "charts": charts(figures),
+        "sections": [{**s, "table": figure_tables[s["name"]]} for s in sections],
         "workload": workload,
         "can_reassign": lead, "assignees": assignees, "query": query.urlencode(),
         "currencies": kpis.currencies(), "since": form.cleaned_data["since"], "until": form.cleaned_data["until"],

@@ -1,21 +1,8 @@
 from django.contrib import admin
 
+from backoffice.admin_mixins import ReadOnlyAdmin
+
 from .models import DeniedAttempt, JournalEntry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The journal is append-only: nobody adds, changes or deletes rows from the admin."""
-
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class CaseTypeFilter(admin.SimpleListFilter):

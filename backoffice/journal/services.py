@@ -16,7 +16,6 @@ from . import signing
 from .checkpoints import all_chain_heads, checkpoint_write
 from .models import (
     GENESIS_HASH,
-    DeniedAttempt,
     JournalCheckpoint,
     JournalCheckpointHead,
     JournalEntry,
@@ -83,40 +82,6 @@ def journal_record(
     entry.hash = entry.compute_hash({key_id: secret})
     entry.save(force_insert=True)
     return entry
-
-
-def denied_record(
-    *,
-    case_type: str,
-    case_id: int | None,
-    case_reference: str = "",
-    action: str,
-    actor: Any,
-    code: str,
-    message: str = "",
-    context: dict[str, Any] | None = None,
-) -> None:
-    """Record a refused attempt in its own transaction (the refused one was rolled back)."""
-    logger.info(
-        "action_denied case_type=%s case_id=%s action=%s actor=%s code=%s",
-        case_type,
-        case_id,
-        action,
-        actor_label(actor),
-        code,
-    )
-    with transaction.atomic():
-        DeniedAttempt.objects.create(
-            case_type=case_type,
-            case_id=case_id,
-            case_reference=case_reference or "",
-            action=action,
-            actor_id=actor_user_id(actor),
-            actor_label=actor_label(actor),
-            code=code,
-            message=message[:2000],
-            context={**current_request_context(), **(context or {})},
-        )
 
 
 def journal_verify_and_record(*, mode: str = "incremental", trigger: str = "schedule") -> JournalVerification:

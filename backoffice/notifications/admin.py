@@ -1,19 +1,8 @@
 from django.contrib import admin
 
+from backoffice.admin_mixins import ReadOnlyAdmin
+
 from .models import CaseAlert, Notification, OutboxEmail, SchedulerProcess, TaskRunStatus
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)

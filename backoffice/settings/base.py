@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "invoices",
     "disputes",
     "refunds",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,10 @@ DISPUTE_REMINDER_OFFSETS_DAYS = [
     int(x) for x in os.environ.get("DISPUTE_REMINDER_OFFSETS_DAYS", "7,3,1").split(",") if x.strip()
 ]
 REFUND_SWEEP_AFTER_MINUTES = env_int("REFUND_SWEEP_AFTER_MINUTES", 15)
+REFUND_APPROVAL_SLA_HOURS = env_int("REFUND_APPROVAL_SLA_HOURS", 48)
+DISPUTE_MERCHANT_NAME = os.environ.get("DISPUTE_MERCHANT_NAME", "Billing operations")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 20)
+ADYEN_TIMEOUT_SECONDS = env_int("ADYEN_TIMEOUT_SECONDS", 20)
 PAYMENT_GATEWAY = os.environ.get("PAYMENT_GATEWAY", "sandbox")
 STRIPE_API_KEY = os.environ.get("STRIPE_API_KEY", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.shortcuts import render
 
+from backoffice.denials import case_type_of, denial_record
 from backoffice.errors import DomainError, PermissionDenied
 
 
@@ -14,3 +15,13 @@ def page_error_response(request, err: DomainError, *, redirect_to):
         return render(request, "403.html", {"message": err.message, "code": err.code}, status=403)
     messages.error(request, f"{err.message} ({err.code})")
     return redirect_to
+
+
+def page_refusal(request, *, model, action: str, message: str, case=None):
+    """The 403 page for a role that may not do this; a sent form (POST) is recorded as a refusal."""
+    err = PermissionDenied(message)
+    if request.method == "POST":
+        denial_record(err, case_type=case_type_of(model), action=action, actor=request.user,
+                      case_id=getattr(case, "pk", None), case_reference=getattr(case, "reference", "") or "",
+                      context={"interface": "page"})
+    return page_error_response(request, err, redirect_to=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,8 +19,8 @@ from backoffice.cases.services import case_assign, case_attachment_add, case_cla
 from backoffice.cases.transitions import available_transitions
 from backoffice.errors import DomainError, InvalidInput
 from backoffice.pagination import OrderKey, keyset_page, ordering_of
-from backoffice.roles.models import Role
 from backoffice.roles.predicates import can_read, is_team_lead, is_worker
+from backoffice.roles.selectors import workers
 
 from .errors import page_error_response
 
@@ -143,8 +142,7 @@ def queue(request, name: str):
         table._order_by = OrderByTuple((sort,))
     assignees = []
     if is_team_lead(request.user):
-        assignees = list(get_user_model().objects.filter(
-            is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD]).distinct().order_by("username"))
+        assignees = list(workers())
     fields = [field for field in filterset.form if field.name not in API_ONLY_FILTERS]
     active = [field.name for field in fields if request.GET.getlist(field.name) not in ([], [""])]
     context = {
@@ -409,8 +407,7 @@ class CaseDetailView(TemplateView):
             transitions=available_transitions(case, user),
             can_write=bool(is_worker(user)),
             can_reassign=bool(is_team_lead(user)),
-            assignees=list(get_user_model().objects.filter(
-                is_active=True, groups__name__in=[Role.SPECIALIST, Role.TEAM_LEAD]).distinct().order_by("username"))
+            assignees=list(workers())
             if is_team_lead(user) else [],
         )
         return context

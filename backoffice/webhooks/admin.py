@@ -2,24 +2,13 @@
 
 from django.contrib import admin
 
+from backoffice.admin_mixins import ReadOnlyAdmin
+
 from .models import WebhookDelivery, WebhookEvent, WebhookObjectCursor
 
 
-class ReadOnly(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnly):
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["id", "psp", "received_at", "verdict", "verdict_detail", "replay_of"]
     list_filter = ["psp", "verdict"]
     exclude = ["raw_body"]
@@ -31,13 +20,13 @@ class WebhookDeliveryAdmin(ReadOnly):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnly):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "psp", "event_type", "event_id", "status", "case_reference", "created_at"]
     list_filter = ["psp", "status", "event_type"]
     search_fields = ["=event_id", "=object_id", "=payment_reference", "=case_reference"]
 
 
 @admin.register(WebhookObjectCursor)
-class WebhookObjectCursorAdmin(ReadOnly):
+class WebhookObjectCursorAdmin(ReadOnlyAdmin):
     list_display = ["psp", "object_id", "last_occurred_at", "last_event_id"]
     search_fields = ["=object_id"]

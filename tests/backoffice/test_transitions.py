@@ -101,16 +101,6 @@ def test_expected_state_mismatch_is_a_concurrent_change(specialist):
 
 
 @pytest.mark.django_db
-def test_on_commit_work_runs_only_after_commit(specialist, django_capture_on_commit_callbacks):
-    ticket = make_ticket(requester=specialist)
-    seen = []
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist, on_commit=[seen.append])
-        assert seen == []
-    assert len(callbacks) == 1 and seen == [ticket.pk]
-
-
-@pytest.mark.django_db
 def test_buttons_show_only_transitions_this_user_may_take(specialist, lead, auditor):
     ticket = make_ticket(requester=specialist)
     assert available_transitions(ticket, specialist) == ["start", "cancel"]

@@ -41,11 +41,11 @@ def test_admin_actions_go_through_the_service_and_report_refusals(admin_client):
     waiting, inquiry = DisputeFactory(), DisputeFactory(state="inquiry")
 
     response = admin_client.post("/admin/disputes/dispute/", {
-        "action": "action_accept", "_selected_action": [waiting.pk, inquiry.pk]}, follow=True)
+        "action": "accept_selected", "_selected_action": [waiting.pk, inquiry.pk], "confirm": "yes"}, follow=True)
 
     assert response.status_code == 200
     assert Dispute.objects.get(pk=waiting.pk).state == "accepted"
     assert Dispute.objects.get(pk=inquiry.pk).state == "inquiry"
     shown = [str(m) for m in get_messages(response.wsgi_request)]
-    assert any("1 dispute(s) updated" in m for m in shown)
+    assert any("1 dispute(s) done" in m for m in shown)
     assert any("transition_not_allowed" in m for m in shown)

@@ -171,6 +171,8 @@ def test_create_by_psp_reference_defaults_network_and_psp_from_the_payment(api, 
 @pytest.mark.parametrize("changes, status, code", [
     ({"amount_minor": 10001}, 400, "amount_exceeds_captured"),
     ({"amount_minor": "12.50"}, 400, "invalid"),
+    ({"amount_minor": 12.0}, 400, "invalid"),
+    ({"amount_minor": 2**64}, 400, "invalid"),
     ({"reason_code": "77.7"}, 400, "unknown_reason_code"),
     ({"currency": "ZZZ"}, 400, "invalid_currency"),
     ({"payment": 999999}, 400, "payment_not_found"),

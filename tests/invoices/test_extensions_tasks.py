@@ -12,8 +12,8 @@ from freezegun import freeze_time
 
 from backoffice.journal.models import JournalEntry
 from invoices.models import Invoice, PaymentExtension
-from invoices.services import extension_approve, extension_request
-from invoices.tasks import check_extension, check_extensions
+from invoices.services import extension_approve, extension_decide_outcome, extension_request
+from invoices.tasks import check_extensions
 
 from .factories import InvoiceFactory, PaymentFactory
 
@@ -65,11 +65,11 @@ def test_running_the_task_again_changes_nothing(specialist, lead):
     assert list(transitions.order_by("seq")) == ["create", "approve", "mark_broken"]
 
 
-def test_the_single_extension_task_takes_an_id_and_returns_quietly(specialist, lead):
+def test_one_extension_is_decided_by_id_and_a_second_decision_is_skipped(specialist, lead):
     extension = approved_extension(specialist, lead, promised=date(2026, 5, 10))
     with freeze_time(datetime(2026, 5, 8, tzinfo=UTC)):
-        assert check_extension.delay(extension.pk).get() == "pending"
-        assert check_extension.delay(987654).get() == "skipped"
+        assert extension_decide_outcome(extension_id=extension.pk) == "pending"
+        assert extension_decide_outcome(extension_id=987654) == "skipped"
     with freeze_time(datetime(2026, 5, 11, tzinfo=UTC)):
-        assert check_extension.delay(extension.pk).get() == "broken"
-        assert check_extension.delay(extension.pk).get() == "skipped"
+        assert extension_decide_outcome(extension_id=extension.pk) == "broken"
+        assert extension_decide_outcome(extension_id=extension.pk) == "skipped"

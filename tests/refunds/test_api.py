@@ -71,6 +71,9 @@ def test_over_the_refundable_amount_is_409_and_says_what_is_left(api, specialist
 @pytest.mark.parametrize(("body", "code"), [
     ({"amount_minor": 12.5, "reason": "goodwill"}, "invalid"),
     ({"amount_minor": "12.50", "reason": "goodwill"}, "invalid"),
+    ({"amount_minor": 12.0, "reason": "goodwill"}, "invalid"),
+    ({"amount_minor": "\u00b2", "reason": "goodwill"}, "invalid"),
+    ({"amount_minor": 2**64, "reason": "goodwill"}, "invalid"),
     ({"amount_minor": 100, "reason": "nope"}, "invalid"),
     ({"amount_minor": 0, "reason": "goodwill"}, "amount_not_positive"),
     ({"amount_minor": 100, "reason": "goodwill", "currency": "GBP"}, "currency_mismatch"),

@@ -162,3 +162,79 @@ def test_with_the_sandbox_nothing_leaves_and_the_submission_is_recorded(speciali
 
     assert fake_stripe.requests == []
     assert (PspSubmission.objects.get().psp, PspSubmission.objects.get().status) == ("sandbox", "submitted")
+
+
+@pytest.mark.django_db
+def test_evidence_whose_send_never_ran_is_sent_by_the_sweep_once(specialist, fake_stripe,
+                                                                 django_capture_on_commit_callbacks):
+    """The broker was down when the response was submitted: the send was never enqueued. The periodic
+    sweep finds it after a quiet period and sends it, once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from disputes.psp_evidence import psp_evidence_stalled
+    from disputes.tasks import resend_stalled_evidence
+
+    dispute = ready_dispute(specialist, psp="stripe", psp_dispute_id="dp_1QlostSend")
+    with django_capture_on_commit_callbacks(execute=False):  # the enqueue after commit is lost
+        dispute_submit_evidence(dispute_id=dispute.pk, actor=specialist)
+    assert fake_stripe.calls("POST", "/v1/disputes/dp_1QlostSend") == []
+
+    assert psp_evidence_stalled(now=timezone.now() + timedelta(minutes=5)) == []  # too soon: may still be queued
+    assert psp_evidence_stalled(now=timezone.now() + timedelta(minutes=11)) == [dispute.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert resend_stalled_evidence.apply().get() == {"resent": 0}  # the real task: nothing is late yet
+    from disputes.psp_evidence import psp_evidence_sweep
+
+    assert psp_evidence_sweep(now=timezone.now() + timedelta(minutes=11)) == [dispute.pk]
+    assert psp_evidence_sweep(now=timezone.now() + timedelta(minutes=60)) == []  # submitted: nothing more
+    assert len(fake_stripe.calls("POST", "/v1/disputes/dp_1QlostSend")) == 1
+    assert PspSubmission.objects.get().status == "submitted"
+    assert timeline(dispute)[-1] == "psp_evidence_submitted"
+
+
+@pytest.mark.django_db
+def test_a_send_stuck_half_way_is_resumed_by_the_sweep_without_sending_twice(specialist, fake_stripe,
+                                                                             django_capture_on_commit_callbacks):
+    """A worker was killed after the files were uploaded: the submission stays "sending". Still retrying
+    for 20 minutes it is left alone; after 30 the sweep resumes it and only the missing step is sent."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from disputes.psp_evidence import psp_evidence_sweep
+
+    dispute = ready_dispute(specialist, psp="stripe", psp_dispute_id="dp_1QkilledWorker")
+    fake_stripe.dispute_answers = [(500, "")] * 20  # the dispute update keeps failing: the worker "dies" there
+    with django_capture_on_commit_callbacks(execute=False):
+        dispute_submit_evidence(dispute_id=dispute.pk, actor=specialist)
+    from backoffice.gateway import GatewayTransientError
+    from disputes.psp_evidence import dispute_psp_submit
+
+    with pytest.raises(GatewayTransientError):
+        dispute_psp_submit(dispute_id=dispute.pk)
+    uploads_before = len(fake_stripe.calls("POST", "/v1/files"))
+    assert uploads_before == 3 and PspSubmission.objects.get().status == "sending"
+    fake_stripe.dispute_answers = []
+
+    assert psp_evidence_sweep(now=timezone.now() + timedelta(minutes=20)) == []
+    assert psp_evidence_sweep(now=timezone.now() + timedelta(minutes=31)) == [dispute.pk]
+    assert len(fake_stripe.calls("POST", "/v1/files")) == uploads_before  # files are not uploaded again
+    assert PspSubmission.objects.get().status == "submitted"
+
+
+@pytest.mark.django_db
+def test_with_the_sandbox_the_sweep_has_nothing_to_send(specialist, settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from disputes.psp_evidence import psp_evidence_stalled
+
+    settings.PAYMENT_GATEWAY = "sandbox"
+    dispute = ready_dispute(specialist, psp="stripe", psp_dispute_id="dp_1Qsandbox")
+    with django_capture_on_commit_callbacks(execute=False):
+        dispute_submit_evidence(dispute_id=dispute.pk, actor=specialist)
+    assert psp_evidence_stalled(now=timezone.now() + timedelta(days=1)) == []
