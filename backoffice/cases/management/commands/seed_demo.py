@@ -1,6 +1,8 @@
 """Seed deterministic demo data: the demo users, the ledger, then each workflow's cases.
 
-Running it twice changes nothing: each part checks for its own marker rows first.
+The ledger is written in bulk (it is imported data); every case is played through the services on
+a clock set to when each of its steps happened (``backoffice.demo``). Running it twice changes
+nothing: each part checks for its own marker rows first.
 """
 
 from __future__ import annotations
