@@ -10,7 +10,8 @@ the PSP) run in-process at that same moment, and the PSP is the sandbox. Log lin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.test.utils import override_settings
+
+from backoffice.errors import DomainError
+
+logger = logging.getLogger("backoffice.demo")
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only, documented in the README
 DEMO_USERS = [
@@ -52,6 +57,18 @@ def demo_people() -> People | None:
     return People(specialists=(found["specialist"], found["specialist2"]), leads=(found["lead"], found["lead2"]))
 
 
+def demo_start(*, what: str, already_seeded: bool) -> People | None:
+    """The demo's workers to seed ``what`` with; None (and a log line) when it is already seeded or the
+    demo users are missing."""
+    if already_seeded:
+        logger.info("demo %s already present; nothing to do", what)
+        return None
+    people = demo_people()
+    if people is None:
+        logger.warning("demo users are missing: run manage.py seed_demo (it creates them first)")
+    return people
+
+
 class DemoClock:
     """``timezone.now()`` as it was at a moment of the demo's past; ``at(moment)`` moves it (forwards only)."""
 
@@ -84,3 +101,29 @@ def demo_clock(start: datetime) -> Iterator[DemoClock]:
     finally:
         conf.task_always_eager = eager
         freezer.stop()
+
+
+Step = tuple[datetime, Any, str, Callable[[], Any]]  # (when, which case, action name, the service call)
+
+
+def demo_play(steps: list[Step], *, what: str) -> int:
+    """Play every step in time order on the demo clock (a case's steps at one moment keep their order).
+
+    A step a service refuses stops its case there, with a warning: the demo's plan and the services
+    disagree. Returns how many cases stopped.
+    """
+    ordered = sorted(steps, key=lambda step: step[0])
+    stopped: set[Any] = set()
+    if not ordered:
+        return 0
+    with demo_clock(ordered[0][0]) as clock:
+        for at, case, action, call in ordered:
+            if case in stopped:
+                continue
+            clock.at(at)
+            try:
+                call()
+            except DomainError as err:
+                stopped.add(case)
+                logger.warning("demo %s %s stopped at %s: %s (%s)", what, case, action, err.message, err.code)
+    return len(stopped)

@@ -24,6 +24,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -35,8 +36,7 @@ from django.utils.html import escape
 
 from backoffice.actors import CELERY, SYSTEM, WEBHOOK_ADYEN, WEBHOOK_STRIPE
 from backoffice.cases.services import case_claim
-from backoffice.demo import People, demo_clock, demo_people
-from backoffice.errors import DomainError
+from backoffice.demo import People, demo_play, demo_start
 from backoffice.insight.programs import program_for
 from backoffice.money import format_minor
 from backoffice.pdf import render_pdf
@@ -486,12 +486,9 @@ def _play(rng: random.Random, plan: _Plan, step: _Step, people: People) -> None:
 
 def seed(*, rng: random.Random) -> int:
     """Create the demo disputes once; returns how many were created (0 when they are already there)."""
-    if Dispute.objects.filter(psp_dispute_id__startswith=DEMO_PREFIX).exists():
-        logger.info("demo disputes already present; nothing to do")
-        return 0
-    people = demo_people()
+    people = demo_start(what="disputes", already_seeded=Dispute.objects.filter(
+        psp_dispute_id__startswith=DEMO_PREFIX).exists())
     if people is None:
-        logger.warning("demo users are missing: run seed_demo (it creates them first)")
         return 0
     volume = _card_volume()
     if not volume:
@@ -524,20 +521,9 @@ def seed(*, rng: random.Random) -> int:
         plan.evidence_kinds = _evidence_for(rng, plan.code, plan.evidence_kinds[0])
         _evidence_steps(rng, plan, now)
 
-    timeline = sorted(((step.at, plan.index, order, plan, step) for plan in plans
-                       for order, step in enumerate(plan.steps)), key=lambda row: row[:3])
-    stopped: set[int] = set()
-    with demo_clock(timeline[0][0]) as clock:
-        for at, index, _order, plan, step in timeline:
-            if index in stopped:
-                continue
-            clock.at(at)
-            try:
-                _play(rng, plan, step, people)
-            except DomainError as err:
-                stopped.add(index)
-                logger.warning("demo dispute %s stopped at %s: %s (%s)", index, step.action, err.message, err.code)
-    logger.info("demo disputes seeded: %d", len(plans), extra={"disputes": len(plans), "stopped": len(stopped)})
+    stopped = demo_play([(step.at, plan.index, step.action, partial(_play, rng, plan, step, people))
+                         for plan in plans for step in plan.steps], what="dispute")
+    logger.info("demo disputes seeded: %d", len(plans), extra={"disputes": len(plans), "stopped": stopped})
     return len(plans)
 def _evidence_text(rng: random.Random, kind: str, plan: _Plan) -> str:
     payment = plan.payment

@@ -22,13 +22,13 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
 from backoffice.cases.services import case_claim
-from backoffice.demo import People, demo_clock, demo_people
-from backoffice.errors import DomainError
+from backoffice.demo import People, demo_play, demo_start
 
 from .demo import ledger_payment_arrives
 from .models import ExtensionState, Invoice, PaymentExtension, promise_deadline, utc_date
@@ -217,31 +217,15 @@ def _play(rng: random.Random, plan: _Plan, action: str, at: datetime) -> None:
 
 def seed_extensions(*, rng: random.Random) -> int:
     """Create the demo extensions once; returns how many were created (0 when already there)."""
-    if PaymentExtension.objects.exists():
-        logger.info("demo extensions already present; nothing to do")
-        return 0
-    people = demo_people()
+    people = demo_start(what="extensions", already_seeded=PaymentExtension.objects.exists())
     unpaid = list(Invoice.objects.filter(status__in=[Invoice.Status.OPEN, Invoice.Status.OVERDUE]).order_by("pk"))
     if people is None or not unpaid:
-        logger.info("demo extensions skipped: the demo users or the demo ledger are missing")
         return 0
     now = timezone.now()
     history = _history(rng, people, now, unpaid)
     plans = history + _today(rng, people, now, unpaid, history)
-    timeline = sorted(((at, plan.index, order, plan, action) for plan in plans
-                       for order, (at, action) in enumerate(plan.steps)), key=lambda row: row[:3])
-    stopped: set[int] = set()
-    with demo_clock(timeline[0][0]) as clock:
-        for at, index, _order, plan, action in timeline:
-            if index in stopped:
-                continue
-            clock.at(at)
-            try:
-                _play(rng, plan, action, at)
-            except DomainError as err:
-                stopped.add(index)
-                logger.warning("demo extension %s (%s) stopped at %s: %s (%s)", index, plan.kind, action,
-                               err.message, err.code)
+    demo_play([(at, plan.index, action, partial(_play, rng, plan, action, at))
+               for plan in plans for at, action in plan.steps], what="extension")
     created = PaymentExtension.objects.count()
     states = dict.fromkeys(ExtensionState.values, 0)
     for state in PaymentExtension.objects.values_list("state", flat=True):

@@ -23,13 +23,13 @@ import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from backoffice.demo import People, demo_clock, demo_people
-from backoffice.errors import DomainError
+from backoffice.demo import People, demo_play, demo_start
 from backoffice.roles.defaults import DUAL_APPROVAL_THRESHOLD, TEAM_LEAD_REFUND_LIMIT
 from invoices.models import Payment
 
@@ -174,31 +174,16 @@ def _play(rng: random.Random, plan: _Plan, action: str, people: People) -> None:
 
 def seed(*, rng: random.Random) -> int:
     """Create the demo refunds once; returns how many were created (0 when they are already there)."""
-    if Refund.objects.filter(idempotency_key__startswith=KEY_PREFIX).exists():
-        logger.info("demo refunds already present; nothing to do")
-        return 0
-    people = demo_people()
+    people = demo_start(what="refunds", already_seeded=Refund.objects.filter(
+        idempotency_key__startswith=KEY_PREFIX).exists())
     if people is None:
-        logger.warning("demo users are missing: run seed_demo (it creates them first)")
         return 0
     now = timezone.now()
     plans = _plans(rng, people, now)
     if not plans:
         logger.warning("no payments in the ledger: seed the demo ledger first")
         return 0
-    timeline = sorted(((at, plan.index, order, plan, action) for plan in plans
-                       for order, (at, action) in enumerate(plan.steps)), key=lambda row: row[:3])
-    stopped: set[int] = set()
-    with demo_clock(timeline[0][0]) as clock:
-        for at, index, _order, plan, action in timeline:
-            if index in stopped:
-                continue
-            clock.at(at)
-            try:
-                _play(rng, plan, action, people)
-            except DomainError as err:
-                stopped.add(index)
-                logger.warning("demo refund %s (%s) stopped at %s: %s (%s)", index, plan.kind, action, err.message,
-                               err.code)
-    logger.info("demo refunds seeded: %d", len(plans), extra={"refunds": len(plans), "stopped": len(stopped)})
+    stopped = demo_play([(at, plan.index, action, partial(_play, rng, plan, action, people))
+                         for plan in plans for at, action in plan.steps], what="refund")
+    logger.info("demo refunds seeded: %d", len(plans), extra={"refunds": len(plans), "stopped": stopped})
     return len(plans)
