@@ -13,8 +13,8 @@ from django.http import QueryDict
 from backoffice.admin_mixins import ReadOnlyAdmin, transition_action
 from backoffice.admin_money import money_display
 from backoffice.errors import DomainError
-from backoffice.roles.predicates import is_team_lead
 
+from . import policy
 from .filters import DisputeFilter
 from .models import (
     AcceptanceProposal,
@@ -128,13 +128,13 @@ class CoverLetterTemplateAdmin(admin.ModelAdmin):
                           "$merchant, $prior_payments. Separate paragraphs with a blank line."}
 
     def has_add_permission(self, request):
-        return bool(is_team_lead(request.user))
+        return policy.allows("edit_cover_letter_template", request.user)
 
     def has_change_permission(self, request, obj=None):
-        return bool(is_team_lead(request.user))
+        return policy.allows("edit_cover_letter_template", request.user)
 
     def has_delete_permission(self, request, obj=None):
-        return bool(is_team_lead(request.user))
+        return policy.allows("edit_cover_letter_template", request.user)
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["help_texts"] = self.help_texts

@@ -17,8 +17,9 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from backoffice.cases.models import Case
-from backoffice.roles.predicates import is_system, is_team_lead, is_worker
 from invoices.models import Payment
+
+from . import policy
 
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 
@@ -203,33 +204,6 @@ RESOLVED_STATES = (
 )
 
 
-# Permission callables: (instance, user) -> bool, checked by backoffice.cases.transitions.run_transition.
-def _worker_or_system(instance, user) -> bool:
-    return bool(is_worker(user) or is_system(user))
-
-
-def _worker(instance, user) -> bool:
-    return bool(is_worker(user))
-
-
-def _team_lead(instance, user) -> bool:
-    return bool(is_team_lead(user))
-
-
-def _system(instance, user) -> bool:
-    return bool(is_system(user))
-
-
-def _system_or_team_lead(instance, user) -> bool:
-    return bool(is_system(user) or is_team_lead(user))
-
-
-def _psp_or_team_lead_under_review(instance, user) -> bool:
-    if is_system(user):
-        return True
-    return bool(is_team_lead(user)) and instance.state != DisputeState.NEEDS_RESPONSE
-
-
 def packet_upload_to(instance: Dispute, filename: str) -> str:
     return f"disputes/packets/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
 
@@ -317,17 +291,17 @@ class Dispute(Case):
     # ---- transitions: in-memory changes only; the service locks, checks, saves and journals ----
 
     @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.NEEDS_RESPONSE,
-                permission=_worker_or_system)
+                permission=policy.may_respond)
     def open_chargeback(self, *, stage: str = DisputeStage.CHARGEBACK, due_at=None, internal_due_at=None) -> None:
         self.stage = stage
         self.due_at, self.internal_due_at = due_at, internal_due_at
 
-    @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.CLOSED, permission=_worker_or_system)
+    @transition(field=state, source=DisputeState.INQUIRY, target=DisputeState.CLOSED, permission=policy.may_respond)
     def close_inquiry(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.UNDER_REVIEW,
-                permission=_worker_or_system)
+                permission=policy.may_respond)
     def submit_evidence(self, *, override: bool = False, packet_name: str = "", packet_sha256: str = "") -> None:
         self.evidence_overridden = override
         self.submitted_at = timezone.now()
@@ -335,28 +309,29 @@ class Dispute(Case):
         self.packet_sha256 = packet_sha256
 
     @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.ACCEPTED,
-                permission=_team_lead)
+                permission=policy.may_accept)
     def accept(self) -> None:
         self.resolved_at = timezone.now()
 
-    @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.EXPIRED, permission=_system)
+    @transition(field=state, source=DisputeState.NEEDS_RESPONSE, target=DisputeState.EXPIRED,
+                permission=policy.may_expire)
     def expire(self) -> None:
         self.resolved_at = timezone.now()
 
     # From needs_response only the PSP decides (an issuer that withdraws, a PSP that rules without a
     # response): people still decide only disputes under review.
     @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
-                target=DisputeState.WON, permission=_psp_or_team_lead_under_review)
+                target=DisputeState.WON, permission=policy.may_decide_outcome)
     def mark_won(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=[DisputeState.UNDER_REVIEW, DisputeState.NEEDS_RESPONSE],
-                target=DisputeState.LOST, permission=_psp_or_team_lead_under_review)
+                target=DisputeState.LOST, permission=policy.may_decide_outcome)
     def mark_lost(self) -> None:
         self.resolved_at = timezone.now()
 
     @transition(field=state, source=[DisputeState.WON, DisputeState.LOST], target=DisputeState.NEEDS_RESPONSE,
-                permission=_system_or_team_lead)
+                permission=policy.may_reopen)
     def reopen(self, *, stage: str, due_at=None, internal_due_at=None) -> None:
         self.stage = stage
         self.due_at, self.internal_due_at = due_at, internal_due_at

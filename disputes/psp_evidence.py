@@ -35,12 +35,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.actors import CELERY
-from backoffice.errors import InvalidInput, NotFound, PermissionDenied
+from backoffice.errors import InvalidInput, NotFound
 from backoffice.gateway import GatewayTransientError
 from backoffice.journal.services import journal_record
 from backoffice.notifications.services import alert_claim_and_notify, team_leads
-from backoffice.roles.predicates import is_team_lead
 
+from . import policy
 from .models import Dispute, DisputeState, EvidenceItem, EvidenceKind, PspSubmission, PspSubmissionStatus
 
 logger = logging.getLogger("disputes.psp_evidence")
@@ -335,8 +335,7 @@ def dispute_psp_submission_give_up(*, dispute_id: int, error: str) -> None:
 
 def dispute_psp_resubmit(*, dispute_id: int, actor: Any) -> PspSubmission:
     """A team lead sends a refused (or failed) submission again, e.g. after fixing the evidence."""
-    if not is_team_lead(actor):
-        raise PermissionDenied("Only a team lead may send evidence to the PSP again.")
+    policy.require("resend_to_psp", actor)
     with transaction.atomic():
         dispute = Dispute.objects.select_for_update().filter(pk=dispute_id).first()
         if dispute is None:

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from backoffice.cases.registry import CaseTypeSpec, register
-from backoffice.roles.predicates import is_team_lead
 from backoffice.web.tables import SelectColumn
 from backoffice.web.templatetags.ui import money_text, when_text
 
+from . import policy
 from .filters import DisputeFilter
 from .models import OPEN_STATES, AcceptanceProposal, Dispute, DisputeState
 from .selectors import dispute_list
@@ -71,7 +71,7 @@ class DisputeTable(tables.Table):
 
 def disputes_awaiting_lead(queryset, user):
     """The approvals queue: disputes a specialist proposed to accept, for team leads to decide."""
-    if not is_team_lead(user):
+    if not policy.allows("decide", user):
         return queryset.none()
     proposals = AcceptanceProposal.objects.filter(dispute_id=OuterRef("pk"), decision=AcceptanceProposal.Decision.OPEN)
     return queryset.filter(Exists(proposals), state=DisputeState.NEEDS_RESPONSE)

@@ -33,11 +33,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from backoffice.actors import IMPORT_ADYEN, IMPORT_STRIPE, actor_label
-from backoffice.errors import DomainError, InvalidInput, PermissionDenied
+from backoffice.errors import DomainError, InvalidInput
 from backoffice.money import MoneyError, is_valid_currency, parse_minor
-from backoffice.roles.predicates import is_team_lead
 from invoices.models import Payment
 
+from . import policy
 from .models import DisputeReportImport, DisputeStage, DisputeState, ReportImportStatus
 from .psp import PSP_EXPIRED, PspDispute, dispute_find_psp, dispute_from_psp
 from .webhooks import BRANDS, STRIPE_STATUS
@@ -256,8 +256,7 @@ def dispute_report_apply(*, psp: str, rows: list[ReportRow], imported_by: Any, f
 
 def dispute_report_upload(*, psp: str, file_name: str, content: bytes, actor: Any) -> DisputeReportImport:
     """A team lead's upload, stored and queued (the task validates and imports it)."""
-    if not is_team_lead(actor):
-        raise PermissionDenied("Only team leads import dispute reports.")
+    policy.require("import_reports", actor)
     if psp not in PARSERS:
         raise InvalidInput("Choose the report's PSP: stripe or adyen.", code="invalid_psp")
     if not content:

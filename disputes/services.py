@@ -38,9 +38,9 @@ from backoffice.errors import (
 )
 from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
-from backoffice.roles.predicates import is_system, is_team_lead, is_worker
 from invoices.models import Payment
 
+from . import policy
 from .models import (
     EVIDENCE_OPEN_STATES,
     GENERIC_NETWORK,
@@ -156,8 +156,7 @@ def dispute_create(
     ``inquiry`` (stage inquiry) or ``needs_response`` (a chargeback stage).
     """
     try:
-        if not (is_worker(actor) or is_system(actor)):
-            raise PermissionDenied("Auditors read disputes; they do not create them.")
+        policy.require("create", actor)
     except PermissionDenied as err:
         denial_record(err, case_type=Dispute.CASE_TYPE, action="create", actor=actor)
         raise
@@ -247,8 +246,7 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
     reference = ""
     stored_name = ""
     try:
-        if not is_worker(actor):
-            raise PermissionDenied("Auditors read disputes; they do not add evidence.")
+        policy.require("add_evidence", actor)
         current = Dispute.objects.filter(pk=dispute_id).values("state", "reference").first()
         if current is None:
             raise NotFound(f"Dispute {dispute_id} does not exist.")
@@ -378,7 +376,7 @@ def _submit_refusal(dispute: Dispute, *, actor: Any, override: bool, reason: str
     kinds = set(dispute.evidence.values_list("kind", flat=True))
     if dispute.reason_code.checklist(kinds).complete:
         return False
-    return not (override and is_team_lead(actor) and reason)
+    return not (override and policy.allows("override_checklist", actor) and reason)
 
 
 def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", override: bool = False,
@@ -419,9 +417,7 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
                     f"{case.reference}: required evidence is missing: {'; '.join(checklist.missing_labels)}.",
                     code="evidence_incomplete", extra={"missing_evidence": checklist.missing},
                 )
-            if not is_team_lead(actor):
-                raise PermissionDenied("Only a team lead may override the evidence checklist.",
-                                       code="override_not_permitted")
+            policy.require("override_checklist", actor)
             if not reason:
                 raise InvalidInput("Overriding the evidence checklist needs a reason.",
                                    code="override_reason_required")
@@ -504,8 +500,7 @@ def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reas
     Reminders and escalation start a new series for the new date (their claims are per due date)."""
     if timezone.is_naive(due_at):
         raise InvalidInput("due_at must carry a time zone (UTC).", code="invalid_due_at")
-    if not (is_system(actor) or is_team_lead(actor)):
-        raise PermissionDenied("Only the PSP or a team lead moves a dispute's deadline.")
+    policy.require("move_deadline", actor)
     row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reason_code_id").first()
     if row is None:
         raise NotFound(f"Dispute {dispute_id} does not exist.")
@@ -619,8 +614,7 @@ def dispute_cover_letter_save(*, dispute_id: int, actor: Any, body: str) -> Cove
     Only while evidence can still be added; journaled as ``edit_cover_letter`` with the text's SHA-256.
     """
     body = (body or "").replace("\r\n", "\n").strip()
-    if not is_worker(actor):
-        raise PermissionDenied("Auditors read disputes; they do not edit cover letters.")
+    policy.require("edit_cover_letter", actor)
     if len(body) > COVER_LETTER_MAX_CHARS:
         raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
                            code="cover_letter_too_long")
@@ -653,8 +647,7 @@ def dispute_propose_accept(*, dispute_id: int, actor: Any, reason: str) -> Accep
     """A specialist proposes accepting liability (with a reason); it waits in the team leads' approvals queue."""
     reason = (reason or "").strip()
     try:
-        if not is_worker(actor):
-            raise PermissionDenied("Auditors read disputes; they do not propose decisions.")
+        policy.require("propose_accept", actor)
         if not reason:
             raise InvalidInput("Say why liability should be accepted.", code="reason_required")
         if len(reason) > PROPOSAL_REASON_MAX_CHARS:
@@ -689,8 +682,7 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
     """A team lead declines a proposal to accept liability (the dispute stays to be fought); journaled."""
     reason = (reason or "").strip()
     try:
-        if not is_team_lead(actor):
-            raise PermissionDenied("Only a team lead decides on accepting liability.")
+        policy.require("decline_accept_proposal", actor)
         if not reason:
             raise InvalidInput("Say why the dispute should be fought.", code="reason_required")
         with transaction.atomic():
@@ -718,8 +710,7 @@ def dispute_decline_proposal(*, dispute_id: int, actor: Any, reason: str) -> Acc
 def cover_letter_template_set(*, actor: Any, reason_code: ReasonCode, body: str) -> CoverLetterTemplate:
     """Set (or with an empty body remove) the cover letter a reason code starts from; team leads only."""
     body = (body or "").replace("\r\n", "\n").strip()
-    if not is_team_lead(actor):
-        raise PermissionDenied("Only team leads edit cover letter templates.")
+    policy.require("edit_cover_letter_template", actor)
     if len(body) > COVER_LETTER_MAX_CHARS:
         raise InvalidInput(f"A cover letter is limited to {COVER_LETTER_MAX_CHARS} characters.",
                            code="cover_letter_too_long")

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from backoffice.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backoffice.money import MoneyError, parse_minor
-from backoffice.roles.predicates import is_team_lead, is_worker
 from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
+from . import policy
 from .forms import DisputeEntryForm, EvidenceForm
 from .models import OPEN_STATES, CoverLetterTemplate, Dispute, DisputeState, EvidenceItem, ReasonCode
 from .packet import dispute_packet_pdf
@@ -69,11 +69,11 @@ class DisputeDetailView(CaseDetailView):
         dispute: Dispute = context["case"]
         user = self.request.user
         checklist = dispute_checklist(dispute=dispute)
-        lead = bool(is_team_lead(user))
+        lead = policy.allows("decide", user)
         past_deadline = dispute.due_at is not None and timezone.now() >= dispute.due_at
         hidden, notes = _unavailable_actions(dispute, checklist=checklist, lead=lead, past_deadline=past_deadline)
         proposal = dispute_open_proposal(dispute=dispute)
-        can_write = bool(is_worker(user))
+        can_write = policy.allows("add_evidence", user)
         context.update(
             dispute=dispute,
             reason=dispute.reason_code,
@@ -178,7 +178,7 @@ def _entry_form_page(request, form: DisputeEntryForm, *, status: int = 200):
 @login_required
 @require_http_methods(["GET", "POST"])
 def dispute_new(request):
-    if not is_worker(request.user):
+    if not policy.allows("create", request.user):
         return page_refusal(request, model=Dispute, action="create",
                             message="Only specialists and team leads enter disputes.")
     if request.method == "GET":
@@ -289,7 +289,7 @@ def report_import(request):
     from .report_import import dispute_report_upload
     from .tasks import import_dispute_report
 
-    if not is_team_lead(request.user):
+    if not policy.allows("import_reports", request.user):
         raise DjangoPermissionDenied
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -314,7 +314,7 @@ def report_import_detail(request, pk: int):
 
     from .models import DisputeReportImport
 
-    if not is_team_lead(request.user):
+    if not policy.allows("import_reports", request.user):
         raise DjangoPermissionDenied
     job = DisputeReportImport.objects.defer("content").filter(pk=pk).first()
     if job is None:

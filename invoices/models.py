@@ -21,7 +21,9 @@ from django.utils import timezone
 from django_fsm import FSMField, transition
 
 from backoffice.cases.models import Case
-from backoffice.roles.predicates import is_requester, is_system, is_team_lead, is_worker
+from backoffice.roles.predicates import is_system
+
+from .policy import may_cancel, may_decide
 
 CURRENCY_REGEX = r"^[A-Z]{3}$"
 COUNTRY_REGEX = r"^[A-Z]{2}$"
@@ -222,15 +224,14 @@ def utc_date(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
-# Permission callables (instance, user) -> bool, checked by backoffice.cases.transitions.run_transition.
-# Who decides what is finer than a role (never one's own request, within the approval limit in days):
-# the services' checks refuse that with specific codes (self_approval_forbidden, approval_limit_exceeded).
-def _worker(instance: PaymentExtension, user) -> bool:
-    return bool(is_worker(user))
+# Permission callables (instance, user) -> bool, checked by backoffice.cases.transitions.run_transition;
+# who may decide is invoices.policy (the services refuse its finer rules with their specific codes).
+def _may_decide(instance: PaymentExtension, user) -> bool:
+    return may_decide(user)
 
 
-def _requester_or_team_lead(instance: PaymentExtension, user) -> bool:
-    return bool((is_worker(user) and is_requester(user, instance)) or is_team_lead(user))
+def _may_cancel(instance: PaymentExtension, user) -> bool:
+    return may_cancel(instance, user)
 
 
 def _system(instance: PaymentExtension, user) -> bool:
@@ -317,17 +318,17 @@ class PaymentExtension(Case):
 
     # ---- transitions: in-memory changes only; the services lock, check, save and journal ----
 
-    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.APPROVED, permission=_worker)
+    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.APPROVED, permission=_may_decide)
     def approve(self, *, by, reason: str, at: datetime) -> None:
         self.decided_by, self.decision_reason, self.decided_at = by, reason, at
 
-    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.REJECTED, permission=_worker)
+    @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.REJECTED, permission=_may_decide)
     def reject(self, *, by, reason: str, at: datetime) -> None:
         self.decided_by, self.decision_reason, self.decided_at = by, reason, at
         self.closed_at = at
 
     @transition(field=state, source=ExtensionState.REQUESTED, target=ExtensionState.CANCELLED,
-                permission=_requester_or_team_lead)
+                permission=_may_cancel)
     def cancel(self, *, by, reason: str, at: datetime) -> None:
         self.decided_by, self.decision_reason, self.decided_at = by, reason, at
         self.closed_at = at

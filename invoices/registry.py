@@ -6,18 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import django_tables2 as tables
-from django.db.models import QuerySet
 
 from backoffice.cases.registry import CaseTypeSpec, register
 from backoffice.cases.transitions import run_transition
-from backoffice.roles.predicates import is_worker
 from backoffice.web.tables import SelectColumn
 
 from .filters import ExtensionFilter
-from .models import EXTENSION_OPEN_STATES, ExtensionState, PaymentExtension
+from .models import EXTENSION_OPEN_STATES, PaymentExtension
+from .policy import approvable_by
 from .selectors import extension_list
 from .services import (
-    extension_approval_limit,
     extension_approve,
     extension_cancel,
     extension_fulfil,
@@ -44,14 +42,6 @@ class ExtensionTable(tables.Table):
         order_by = "new_due_date"
         attrs = {"class": "table extensions"}
         row_attrs = {"data-reference": lambda record: record.reference, "data-row": lambda record: record.pk}
-
-
-def extension_approvals(queryset: QuerySet[PaymentExtension], user: Any) -> QuerySet[PaymentExtension]:
-    """Requested extensions this user could approve: within their limit in days, never their own."""
-    limit = extension_approval_limit(user=user) if is_worker(user) else None
-    if limit is None:
-        return queryset.none()
-    return queryset.filter(state=ExtensionState.REQUESTED, days_requested__lte=limit).exclude(requester_id=user.pk)
 
 
 _PEOPLE = {"approve": extension_approve, "reject": extension_reject, "cancel": extension_cancel}
@@ -81,6 +71,6 @@ register(CaseTypeSpec(
     transition=extension_transition,
     detail_url_name="extensions:detail",
     open_states=tuple(EXTENSION_OPEN_STATES),
-    queue_filters={"approvals": extension_approvals},
+    queue_filters={"approvals": approvable_by},
     due_field="due_at",
 ))

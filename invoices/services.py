@@ -8,11 +8,9 @@ Payment extensions (promise to pay)
   UTC days), not in the past and at most ``EXTENSION_MAX_DAYS`` after the original due date.
   The invoice row is locked while checking, and the database's conditional unique constraint
   refuses a second open extension whatever happens (``extension_already_open``, 409).
-* ``extension_approve`` — never the requester (``self_approval_forbidden``, 403, superusers
-  included), within the approver's limit in days from the database
-  (``approval_limit_for(action="extension_approve")``; over it ``approval_limit_exceeded``, no
-  limit at all ``approval_limit_missing``, both 403: the refusal is about who asks, another
-  person may approve). Approval moves the invoice's due date to the end of the new due date
+* ``extension_approve`` — who may approve is ``invoices.policy`` (never the requester, within the
+  approver's limit in days; its refusals are 403 with their codes: the refusal is about who asks,
+  another person may approve). Approval moves the invoice's due date to the end of the new due date
   (23:59:59.999999 UTC), pauses dunning, and turns an overdue invoice back to open.
 * ``extension_reject`` (any specialist or team lead but the requester) and ``extension_cancel``
   (the requester or a team lead, while requested) leave the invoice exactly as it was.
@@ -52,9 +50,7 @@ from backoffice.errors import (
     TransitionNotAllowed,
 )
 from backoffice.money import MoneyError, is_valid_currency, round_half_up
-from backoffice.roles.models import LimitAction
 from backoffice.roles.predicates import is_worker
-from backoffice.roles.services import approval_limit_for
 
 from .models import (
     EXTENSION_OPEN_STATES,
@@ -66,6 +62,7 @@ from .models import (
     promise_deadline,
     utc_date,
 )
+from .policy import decision_refusal, extension_approval_limit
 from .selectors import (
     customer_broke_promise_recently,
     extensions_to_check,
@@ -306,18 +303,10 @@ def _already_open(invoice: Invoice, existing: PaymentExtension) -> BusinessRuleV
     )
 
 
-def _refuse_own(extension: PaymentExtension, actor: Any, *, verb: str) -> None:
-    if extension.requester_id == getattr(actor, "pk", None):
-        raise PermissionDenied(
-            f"You requested {extension.reference}; someone else must {verb} it (four eyes)."
-            + (" You may cancel it instead." if verb == "reject" else ""),
-            code="self_approval_forbidden",
-        )
-
-
-def extension_approval_limit(*, user: Any) -> int | None:
-    """The most days this user may approve (None: may not approve extensions at all)."""
-    return approval_limit_for(user=user, action=LimitAction.EXTENSION_APPROVE)
+def _refuse_by_policy(extension: PaymentExtension, actor: Any, name: str) -> None:
+    refusal = decision_refusal(extension=extension, user=actor, name=name)
+    if refusal is not None:
+        raise refusal
 
 
 def extension_approve(
@@ -328,19 +317,8 @@ def extension_approve(
     facts: dict[str, Any] = {}
 
     def check(extension: PaymentExtension) -> None:
-        _refuse_own(extension, actor, verb="approve")
-        limit = extension_approval_limit(user=actor)
-        if limit is None:
-            raise PermissionDenied("No approval limit for extensions is configured for your role.",
-                                   code="approval_limit_missing")
-        if extension.days_requested > limit:
-            raise PermissionDenied(
-                f"{extension.reference} asks for {extension.days_requested} days; your approval limit is "
-                f"{limit} days. A team lead with a higher limit must approve it.",
-                code="approval_limit_exceeded",
-                extra={"days_requested": extension.days_requested, "limit_days": limit},
-            )
-        facts["limit_days"] = limit
+        _refuse_by_policy(extension, actor, "approve")
+        facts["limit_days"] = extension_approval_limit(user=actor)
         _clean_reason(reason, what="the approval")
 
     def move_invoice(extension: PaymentExtension) -> None:
@@ -376,7 +354,7 @@ def extension_reject(
     """Refuse the request (not the requester's own); the invoice stays as it was."""
 
     def check(extension: PaymentExtension) -> None:
-        _refuse_own(extension, actor, verb="reject")
+        _refuse_by_policy(extension, actor, "reject")
         _clean_reason(reason, what="the rejection")
 
     return run_transition(

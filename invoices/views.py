@@ -18,6 +18,7 @@ from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
 from .models import Invoice, PaymentExtension, utc_date
+from .policy import DECISIONS, decision_refusal, extension_approval_limit, may_decide
 from .selectors import (
     customer_broke_promise_recently,
     invoice_find,
@@ -25,7 +26,7 @@ from .selectors import (
     invoice_open_extension,
     invoice_paid_in_full_at,
 )
-from .services import EXTENSION_ELIGIBLE_STATUSES, REASON_MAX_CHARS, extension_approval_limit, extension_request
+from .services import EXTENSION_ELIGIBLE_STATUSES, REASON_MAX_CHARS, extension_request
 
 # Error codes that are about the date the user typed: shown next to the date field.
 _DATE_CODES = {"new_due_date_not_after_current", "new_due_date_in_past", "extension_too_long", "invalid_date"}
@@ -112,22 +113,14 @@ class ExtensionDetailView(CaseDetailView):
         extension: PaymentExtension = context["case"]
         user = self.request.user
         invoice = invoice_get(invoice_id=extension.invoice_id)
-        limit = extension_approval_limit(user=user) if is_worker(user) else None
-        own = extension.requester_id == user.pk
+        limit = extension_approval_limit(user=user) if may_decide(user) else None
         transitions = list(context["transitions"])
         approval_note = ""
-        if "approve" in transitions:
-            if own:
-                approval_note = "You requested this extension: someone else must approve or reject it."
-            elif limit is None:
-                approval_note = "Your role has no approval limit for extensions."
-            elif extension.days_requested > limit:
-                approval_note = (f"This asks for {extension.days_requested} days, above your approval limit of "
-                                 f"{limit} days: a team lead must approve it.")
-            if approval_note:
-                transitions.remove("approve")
-        if own and "reject" in transitions:
-            transitions.remove("reject")
+        for name in DECISIONS:
+            refusal = decision_refusal(extension=extension, user=user, name=name) if name in transitions else None
+            if refusal is not None:
+                transitions.remove(name)
+                approval_note = approval_note or refusal.message
         paid_in_full_at = invoice_paid_in_full_at(invoice=invoice)
         context.update(
             transitions=transitions,

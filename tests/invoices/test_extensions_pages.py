@@ -199,7 +199,7 @@ def test_decisions_through_the_pages(client, specialist, specialist2, lead):
     assert PaymentExtension.objects.get(pk=ten.pk).state == "approved"
     assert invoice_row(ten.invoice_id)["due_at"] == promise_deadline(ten.new_due_date)
     over = decide(client, thirty, "approve")
-    assert over.status_code == 403 and "your approval limit is 14 days" in over.content.decode()
+    assert over.status_code == 403 and "above your approval limit of 14 days" in over.content.decode()
     assert invoice_row(thirty.invoice_id) == before
 
     client.force_login(lead)
