@@ -26,6 +26,7 @@ system-deps:
 demo: venv system-deps
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_reconciliation_demo
 	$(BIN)/python manage.py run_periodic --force
 	@echo "Demo users: specialist, specialist2, lead, lead2, auditor, admin — password: demo"
 	@if [ -z "$$REDIS_URL" ]; then \

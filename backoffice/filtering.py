@@ -12,6 +12,14 @@ from django import forms
 from django.db.models import Q, QuerySet
 
 from backoffice.errors import InvalidInput
+from backoffice.parsing import (
+    AmountMinorFormField,
+    DateFormField,
+    IdFormField,
+    InvalidValue,
+    parse_date_value,
+    parse_datetime_value,
+)
 
 
 def apply_filterset(filterset_class: Any, queryset: QuerySet, filters: Mapping[str, Any] | None,
@@ -100,17 +108,51 @@ class MajorAmountFilter(django_filters.NumberFilter):
 
 
 class DayOrDateTimeField(django_filters.fields.IsoDateTimeField):
-    """Takes ``2026-12-01`` (answered as a ``date``) or an ISO 8601 date-time (answered as a ``datetime``)."""
+    """Takes ``2026-12-01`` (answered as a ``date``) or an ISO 8601 date-time (answered as a ``datetime``),
+    both inside the window of ``backoffice.parsing`` (ASCII digits, offsets within ±15:59)."""
 
     def to_python(self, value: Any) -> Any:
         text = value.strip() if isinstance(value, str) else value
-        if isinstance(text, str) and len(text) == 10:
-            try:
-                return date.fromisoformat(text)
-            except ValueError as exc:
-                raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO 8601 date and time.",
-                                            code="invalid") from exc
-        return super().to_python(value)
+        try:
+            if isinstance(text, str) and len(text) == 10:
+                return parse_date_value(text)
+            if isinstance(text, str) and not text.isascii():
+                parse_datetime_value(text)  # refuses with the parsers' message
+            moment = super().to_python(value)
+            return parse_datetime_value(moment) if moment is not None else None
+        except InvalidValue as err:
+            raise forms.ValidationError("Enter a date (YYYY-MM-DD) or an ISO 8601 date and time "
+                                        f"({err.reason})", code="invalid") from err
+
+
+class WindowDateTimeField(DayOrDateTimeField):
+    """As ``DayOrDateTimeField``, a bare date being its first instant in UTC."""
+
+    def to_python(self, value: Any) -> Any:
+        moment = super().to_python(value)
+        return parse_datetime_value(moment) if isinstance(moment, date) else moment
+
+
+class WindowDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time bound (or a date: from its first instant in UTC) inside the window."""
+
+    field_class = WindowDateTimeField
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id: ASCII digits, 1 … 2**63 - 1."""
+
+    field_class = IdFormField
+
+
+class MinorAmountFilter(django_filters.NumberFilter):
+    """An amount in minor units: a whole number, 0 … ``MAX_AMOUNT_MINOR``."""
+
+    field_class = AmountMinorFormField
+
+
+class WindowDateFilter(django_filters.DateFilter):
+    field_class = DateFormField
 
 
 class DayBoundFilter(django_filters.IsoDateTimeFilter):

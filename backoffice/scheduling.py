@@ -47,6 +47,7 @@ DEFAULT_SCHEDULES: tuple[tuple[str, int], ...] = (
     ("refunds.sweep_processing", 5),
     ("notifications.deliver_outbox", 5),
     ("disputes.resend_stalled_evidence", 15),
+    ("insight.refresh_dashboard", 5),
 )
 
 # A schedule is late when it has not run for this many of its intervals.

@@ -27,7 +27,7 @@ run without the trigram index.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -270,3 +270,129 @@ def search(*, user: Any, q: str | None, limit: int = DEFAULT_LIMIT) -> SearchRes
         if rows:
             results.cases.append(CaseHits(spec=spec, rows=rows, more=more))
     return results
+
+
+# ---------------------------------------------------------------- the lists' ``q`` filter
+
+
+def _related_key(key: SearchKey) -> SearchKey:
+    """The key as it applies to rows a list row points to (payment, invoice, customer): digits are
+    the list row's own id or a PSP id / card last four there, never another table's id."""
+    return replace(key, kinds=key.kinds - {KeyKind.NUMBER})
+
+
+def _pks_in(model: Any, condition: Q) -> QuerySet:
+    return model._default_manager.filter(condition).values("pk")
+
+
+def _alternatives(condition: Q | None) -> list[Q]:
+    """``a | b | c`` as ``[a, b, c]``: each alternative becomes its own UNION branch with its own index
+    (an OR of conditions on different columns is often answered by reading the whole table)."""
+    if condition is None:
+        return []
+    if condition.connector != Q.OR or condition.negated or len(condition.children) < 2:
+        return [condition]
+    out: list[Q] = []
+    for child in condition.children:
+        out += _alternatives(child) if isinstance(child, Q) else [Q(child)]
+    return out
+
+
+def _narrow(queryset: QuerySet, branches: list[Q]) -> QuerySet:
+    """Rows matching any branch. One branch is applied as it is; several become ``id IN (… UNION …)``,
+    so each branch keeps its own index instead of an OR the planner can only answer by a scan."""
+    branches = [alternative for branch in branches for alternative in _alternatives(branch)]
+    if not branches:
+        return queryset.none()
+    if len(branches) == 1:
+        return queryset.filter(branches[0])
+    model = queryset.model
+    first, *rest = (_pks_in(model, branch) for branch in branches)
+    return queryset.filter(pk__in=first.union(*rest))
+
+
+def _payments_of(key: SearchKey) -> list[Q]:
+    """Conditions on ``payment_id`` for the payments (and their invoices and customers) a key can mean."""
+    from invoices.models import Customer, Invoice, Payment
+
+    related = _related_key(key)
+    out = [Q(payment_id__in=_pks_in(Payment, c)) for c in _alternatives(payment_q(related))]
+    out += [Q(payment_id__in=Payment.objects.filter(invoice_id__in=_pks_in(Invoice, c)).values("pk"))
+            for c in _alternatives(invoice_q(related))]
+    out += [Q(payment_id__in=Payment.objects.filter(customer_id__in=_pks_in(Customer, c)).values("pk"))
+            for c in _alternatives(customer_q(related))]
+    return out
+
+
+def _invoices_of(key: SearchKey) -> list[Q]:
+    """Conditions on ``invoice_id`` for the invoices (and their customers) a key can mean."""
+    from invoices.models import Customer, Invoice
+
+    related = _related_key(key)
+    out = [Q(invoice_id__in=_pks_in(Invoice, c)) for c in _alternatives(invoice_q(related))]
+    out += [Q(invoice_id__in=Invoice.objects.filter(customer_id__in=_pks_in(Customer, c)).values("pk"))
+            for c in _alternatives(customer_q(related))]
+    return out
+
+
+def filter_cases(queryset: QuerySet, raw: str | None) -> QuerySet:
+    """The queue pages' and the API's ``q`` for a case type (disputes, refunds, extensions), routed by
+    the key's shape: the case's own reference, id or PSP id, or the payment / invoice / customer it is
+    about (PSP charge reference, card last four, invoice number, e-mail, name). Each condition is an
+    indexed lookup; they are joined by UNION of ids, never by OR across joined tables."""
+    key = classify(raw)
+    if not key.text:
+        return queryset
+    model = queryset.model
+    own = case_q(key, model)
+    if key.has(KeyKind.CASE_REFERENCE):  # unique: nothing else can be meant
+        return queryset.filter(own) if own is not None else queryset.none()
+    branches = [own] if own is not None else []
+    names = {f.name for f in model._meta.get_fields()}
+    if "payment" in names:
+        branches += _payments_of(key)
+    elif "invoice" in names:
+        branches += _invoices_of(key)
+    return _narrow(queryset, branches)
+
+
+def filter_invoices(queryset: QuerySet, raw: str | None) -> QuerySet:
+    """Invoices by number (prefix; digits anywhere in the number by trigram), id, or their customer."""
+    key = classify(raw)
+    if not key.text:
+        return queryset
+    branches = []
+    if key.has(KeyKind.INVOICE_NUMBER):
+        branches.append(Q(number__startswith=key.text))
+    if key.has(KeyKind.NUMBER):
+        branches.append(Q(pk=key.number) | Q(number__contains=key.text) if len(key.text) >= TRIGRAM_MIN_CHARS
+                        else Q(pk=key.number))
+    return _narrow(queryset, branches + _customers_of(key))
+
+
+def _customers_of(key: SearchKey) -> list[Q]:
+    from invoices.models import Customer
+
+    return [Q(customer_id__in=_pks_in(Customer, c)) for c in _alternatives(customer_q(_related_key(key)))]
+
+
+def filter_payments(queryset: QuerySet, raw: str | None) -> QuerySet:
+    """Payments by PSP reference (prefix), card last four, or id."""
+    key = classify(raw)
+    if not key.text:
+        return queryset
+    condition = payment_q(key)
+    if condition is None and key.kinds:  # a word: the beginning of a PSP reference
+        condition = Q(psp_reference__startswith=key.text)
+    return _narrow(queryset, [condition] if condition is not None else [])
+
+
+def filter_customers(queryset: QuerySet, raw: str | None) -> QuerySet:
+    """Customers by name or e-mail (trigram "contains" for words, prefix for an e-mail), external id or id."""
+    key = classify(raw)
+    if not key.text:
+        return queryset
+    condition = customer_q(key)
+    if key.has(KeyKind.NAME) and len(key.text) >= TRIGRAM_MIN_CHARS:
+        condition = (condition or Q()) | Q(email__icontains=key.text)
+    return _narrow(queryset, [condition] if condition is not None else [])

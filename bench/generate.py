@@ -93,6 +93,25 @@ def _strip_indexes(cursor, table: str) -> list[str]:
     return rebuild
 
 
+# Blank values for NOT NULL columns the generator does not name (columns added by later migrations).
+_BLANKS = {"character varying": "''", "text": "''", "boolean": "false", "jsonb": "'{}'", "json": "'{}'",
+           "integer": "0", "bigint": "0", "smallint": "0", "numeric": "0"}
+
+
+def _temporary_defaults(cursor, table: str) -> list[str]:
+    """Give NOT NULL columns without a default a blank default for the load; return the SQL that removes them."""
+    cursor.execute(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_name = %s AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> 'id'""",
+        [table])
+    undo = []
+    for column, data_type in cursor.fetchall():
+        if data_type in _BLANKS:
+            cursor.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" SET DEFAULT {_BLANKS[data_type]}')
+            undo.append(f'ALTER TABLE {table} ALTER COLUMN "{column}" DROP DEFAULT')
+    return undo
+
+
 def _users(cursor) -> tuple[list[int], list[int]]:
     """Bench people: 30 specialists and 8 team leads (password ``bench``), plus an admin for the changelist."""
     from django.contrib.auth import get_user_model
@@ -134,6 +153,7 @@ def load(scale: Scale, *, workers: int = 2) -> dict[str, float]:
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SET maintenance_work_mem = '256MB'")
         rebuild: dict[str, list[str]] = {t: _strip_indexes(cursor, t) for t in BIG_TABLES}
+        undo_defaults = [sql for t in BIG_TABLES for sql in _temporary_defaults(cursor, t)]
         params = {
             "now": now, "c": scale.customers, "i": scale.invoices, "p": scale.payments, "d": scale.disputes,
             "r": scale.refunds, "e": scale.extensions, "specs": specialists, "leads": leads,
@@ -144,6 +164,8 @@ def load(scale: Scale, *, workers: int = 2) -> dict[str, float]:
             cursor.execute(sql, params)
             timings[label] = time.monotonic() - started
             _log(f"{label}: {cursor.rowcount} rows in {timings[label]:.1f}s")
+        for sql in undo_defaults:
+            cursor.execute(sql)
         for table in ("disputes_dispute", "refunds_refund", "invoices_paymentextension", "invoices_customer",
                       "invoices_invoice", "invoices_payment"):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

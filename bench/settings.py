@@ -15,3 +15,5 @@ WHITENOISE_USE_FINDERS = True
 TEMPLATES[0]["DIRS"] = [*TEMPLATES[0]["DIRS"], BASE_DIR / "bench" / "templates"]  # noqa: F405
 # Every dashboard request computes its figures (the worst case), instead of the page's short cache.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+# The journal signs every row (keyed chain): the bench uses the fixed development key unless one is given.
+JOURNAL_HMAC_KEYS = JOURNAL_HMAC_KEYS or DEV_JOURNAL_HMAC_KEYS  # noqa: F405

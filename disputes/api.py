@@ -20,6 +20,7 @@ from backoffice.api.idempotency import idempotent_create
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
 from backoffice.money import format_minor
+from backoffice.parsing import WindowDateTimeField
 
 from .filters import DisputeFilter
 from .models import Dispute, DisputeStage, EvidenceItem, EvidenceKind, Network
@@ -53,6 +54,7 @@ class DisputeOutputSerializer(serializers.ModelSerializer):
             "reason_category", "stage", "due_at", "internal_due_at", "internal_due_in_seconds", "psp", "psp_dispute_id",
             "required_evidence", "missing_evidence", "evidence_checklist", "evidence_completeness",
             "evidence_overridden", "submitted_at", "resolved_at", "escalated_at", "packet_sha256", "packet_url",
+            "over_captured_at", "over_captured_minor",
         ]
         read_only_fields = fields
 
@@ -112,7 +114,7 @@ class DisputeCreateInputSerializer(serializers.Serializer):
     psp_dispute_id = serializers.CharField(max_length=64)
     stage = serializers.ChoiceField(choices=DisputeStage.choices, default=DisputeStage.CHARGEBACK,
                                     help_text="inquiry starts in state inquiry; any later stage in needs_response.")
-    due_at = serializers.DateTimeField(required=False, allow_null=True,
+    due_at = WindowDateTimeField(day_end=True, required=False, allow_null=True,
                                        help_text="The PSP's respond-by; default: the network's window.")
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from backoffice.filtering import DayBoundFilter, MajorAmountFilter
+from backoffice.filtering import DayBoundFilter, MajorAmountFilter, MinorAmountFilter
 from backoffice.roles.selectors import workers
+from backoffice.search import filter_cases
 
 from .models import Dispute, DisputeStage, DisputeState, Network, ReasonCategory, ReasonCode
 
@@ -23,10 +24,10 @@ class DisputeFilter(django_filters.FilterSet):
     )
     reason_code = django_filters.CharFilter(method="filter_reason_code", max_length=32,
                                             label='Reason code (e.g. "13.1")')
-    amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
-                                             label="Amount from (minor units)")
-    amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
-                                             label="Amount to (minor units)")
+    amount_min = MinorAmountFilter(field_name="amount_minor", lookup_expr="gte",
+                                   label="Amount from (minor units)")
+    amount_max = MinorAmountFilter(field_name="amount_minor", lookup_expr="lte",
+                                   label="Amount to (minor units)")
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")
@@ -66,11 +67,5 @@ class DisputeFilter(django_filters.FilterSet):
         return queryset.filter(internal_due_at__gte=now, internal_due_at__lt=now + timedelta(days=float(value)))
 
     def search(self, queryset: QuerySet[Dispute], name: str, value: str) -> QuerySet[Dispute]:
-        value = value.strip()
-        if not value:
-            return queryset
-        if value.upper().startswith(f"{Dispute.REFERENCE_PREFIX}-"):
-            return queryset.filter(reference=value.upper())
-        return queryset.filter(
-            Q(psp_dispute_id=value) | Q(payment__psp_reference=value) | Q(payment__customer__name__icontains=value)
-        )
+        """Routed by the key's shape (``backoffice.search.filter_cases``): indexed lookups, no OR across joins."""
+        return filter_cases(queryset, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from backoffice.money import SUPPORTED_CURRENCIES
+from backoffice.parsing import DateTimeFormField
 
 from .models import DisputeStage, EvidenceKind, Network, ReasonCode
 
@@ -37,10 +38,8 @@ class DisputeEntryForm(forms.Form):
     psp_dispute_id = forms.CharField(max_length=64, label="PSP dispute id")
     stage = forms.ChoiceField(choices=[(DisputeStage.CHARGEBACK, "Chargeback"), (DisputeStage.INQUIRY, "Inquiry")],
                               initial=DisputeStage.CHARGEBACK)
-    due_at = forms.DateTimeField(required=False, label="Respond by (UTC, optional)",
-                                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                 input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S",
-                                                "%Y-%m-%d"])
+    due_at = DateTimeFormField(required=False, label="Respond by (UTC, optional)", max_length=40,
+                               widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     currencies = SUPPORTED_CURRENCIES
 

@@ -202,6 +202,9 @@ EVIDENCE_OPEN_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE)
 RESOLVED_STATES = (
     DisputeState.WON, DisputeState.LOST, DisputeState.ACCEPTED, DisputeState.EXPIRED, DisputeState.CLOSED,
 )
+# For the payment's money (``invoices.ledger``): the amount is gone, or the network may still take it.
+LOST_STATES = (DisputeState.LOST, DisputeState.ACCEPTED)
+UNDECIDED_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE, DisputeState.UNDER_REVIEW)
 
 
 def packet_upload_to(instance: Dispute, filename: str) -> str:
@@ -221,8 +224,6 @@ class Dispute(Case):
         "open_chargeback", "close_inquiry", "submit_evidence", "accept", "mark_won", "mark_lost", "reopen",
     )
     SYSTEM_TRANSITIONS = ("expire",)
-    # Files uploaded to a dispute are evidence (one upload path: everything reaches the packet).
-    UPLOADS_ARE_EVIDENCE = True
 
     State = DisputeState
     Stage = DisputeStage
@@ -244,6 +245,14 @@ class Dispute(Case):
     escalated_at = models.DateTimeField(null=True, blank=True, help_text="When overdue escalation was sent.")
     packet = models.FileField(upload_to=packet_upload_to, max_length=200, blank=True)
     packet_sha256 = models.CharField(max_length=64, blank=True)
+    over_captured_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When this dispute was found to push the payment's refunds plus disputes past what it captured.",
+    )
+    over_captured_minor = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="By how much (payment currency; null with over_captured_at set: another currency, not comparable).",
+    )
 
     class Meta:
         constraints = [
@@ -344,6 +353,11 @@ class Dispute(Case):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def is_over_captured(self) -> bool:
+        """Flagged: with the payment's refunds, more than was captured (the customer may be paid twice)."""
+        return self.over_captured_at is not None
 
     @property
     def accepts_evidence(self) -> bool:

@@ -33,6 +33,7 @@ from django.db import transaction
 from backoffice.cases.transitions import run_transition
 from backoffice.errors import BusinessRuleViolation, Conflict
 from backoffice.journal.services import journal_record
+from invoices.ledger import payment_lock
 from invoices.models import Payment
 
 from .models import GENERIC_NETWORK, Dispute, DisputeStage, DisputeState
@@ -97,7 +98,7 @@ def _submit_at_psp(*, dispute: Dispute, actor: Any, reason: str) -> Dispute:
     """needs_response → under_review because the PSP says the response was submitted (its dashboard,
     or our own submission confirmed): no packet is built here, the PSP holds the evidence."""
     with transaction.atomic():
-        Payment.objects.select_for_update().get(pk=dispute.payment_id)
+        payment_lock(dispute.payment_id)
         return run_transition(model=Dispute, pk=dispute.pk, name="submit_evidence", actor=actor, reason=reason,
                               nowait=False, transition_kwargs={"override": False},
                               context={"submitted_at_psp": True})

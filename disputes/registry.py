@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_tables2 as tables
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
@@ -13,7 +15,7 @@ from backoffice.web.templatetags.ui import money_text, when_text
 
 from . import policy
 from .filters import DisputeFilter
-from .models import OPEN_STATES, AcceptanceProposal, Dispute, DisputeState
+from .models import OPEN_STATES, RESOLVED_STATES, AcceptanceProposal, Dispute, DisputeState
 from .selectors import dispute_list
 from .services import dispute_transition
 from .templatetags.dispute_tags import due_css_class, time_left_text
@@ -77,6 +79,15 @@ def disputes_awaiting_lead(queryset, user):
     return queryset.filter(Exists(proposals), state=DisputeState.NEEDS_RESPONSE)
 
 
+def _attach_as_evidence(*, case: Dispute, actor: Any, upload: Any, data: Any) -> str:
+    """One upload path for disputes: every file on the dispute page is evidence, so it reaches the packet."""
+    from .services import evidence_add
+
+    evidence_add(dispute_id=case.pk, actor=actor, kind=data.get("kind") or "other", text=data.get("text", ""),
+                 upload=upload)
+    return f"Added {upload.name} as evidence."
+
+
 SPEC = register(CaseTypeSpec(
     key="disputes",
     label="Disputes",
@@ -86,6 +97,8 @@ SPEC = register(CaseTypeSpec(
     table_class=DisputeTable,
     transition=dispute_transition,
     detail_url_name="disputes:detail",
+    attach=_attach_as_evidence,
     open_states=tuple(OPEN_STATES),
+    final_states=tuple(RESOLVED_STATES),
     queue_filters={"approvals": disputes_awaiting_lead},
 ))

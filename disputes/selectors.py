@@ -13,6 +13,7 @@ from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
 from backoffice.notifications.models import CaseAlert
 from backoffice.roles.predicates import can_read
+from invoices import ledger
 from invoices.models import InvoiceLine, Payment
 
 from .filters import DisputeFilter
@@ -71,16 +72,9 @@ def reason_code_find(*, network: str, code: str) -> ReasonCode | None:
 
 
 def payment_find(*, reference: str) -> Payment | None:
-    """A payment by id (digits) or by the PSP's charge reference."""
-    reference = (reference or "").strip()
-    if not reference:
-        return None
-    qs = Payment.objects.select_related("invoice", "customer")
-    if reference.isdigit():
-        found = qs.filter(pk=int(reference)).first()
-        if found is not None:
-            return found
-    return qs.filter(psp_reference=reference).order_by("id").first()
+    """A payment by id or by the PSP's charge reference (``invoices.ledger.payment_find``; any worker may
+    enter a dispute on any payment)."""
+    return ledger.payment_find(reference=reference)
 
 
 # ---------------------------------------------------------------- deadline scans (periodic tasks)

@@ -1,7 +1,11 @@
 """Every write to disputes: creation, evidence, and each transition through the shared transition service.
 
-Lock order is payment → dispute (docs/DEVELOPING.md, "Lock order"): each transition opens a
-transaction, locks the payment row, then lets ``run_transition`` lock the dispute. PDF rendering never runs under a
+Locks follow the order ``invoices.ledger`` states: each transition opens a transaction, locks the
+payment row with ``payment_lock``, then lets ``run_transition`` lock the dispute. A dispute that,
+with the payment's refunds and other disputes, comes to more than the payment captured is recorded
+anyway (the network decides, we cannot refuse a chargeback) and flagged on the case
+(``over_captured_at`` / ``over_captured_minor``), at creation and when it is accepted or lost; the
+payment's open refunds are then refused by the refund invariant. PDF rendering never runs under a
 lock: ``dispute_submit_evidence`` renders the packet from a snapshot first, then checks under
 the lock that the evidence has not changed since.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +24,6 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
@@ -38,6 +41,9 @@ from backoffice.errors import (
 )
 from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
+from backoffice.parsing import parse_datetime_value
+from backoffice.roles.predicates import is_system
+from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
 
 from . import policy
@@ -73,47 +79,46 @@ def dispute_deadlines(*, reason_code: ReasonCode, start: datetime,
                       due_at: datetime | None = None) -> tuple[datetime, datetime]:
     """``due_at`` from the PSP when known, else ``start`` + the network's response window; and the
     internal due date, ``DISPUTE_DEADLINE_BUFFER_HOURS`` before it."""
+    if due_at is not None:
+        due_at = parse_datetime_value(due_at, field="due_at", code="invalid_due_at")
     due = due_at or start + timedelta(days=reason_code.response_days)
     return due, due - timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
 
 
 def parse_due_at(value: Any) -> datetime | None:
-    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC)."""
+    """A due date from a form or JSON: ISO 8601 datetime (naive = UTC) or a date (end of that day, UTC),
+    inside the window of ``backoffice.parsing`` (a year-10000 instant could not be read back)."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime.combine(value, time(23, 59, 59))
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            day = parse_date(text) if len(text) == 10 else None
-            parsed = datetime.combine(day, time(23, 59, 59)) if day else parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise InvalidInput(f"{value!r} is not a date and time: use ISO 8601, e.g. 2026-12-01T17:00:00Z.",
-                               code="invalid_due_at")
-    else:
-        raise InvalidInput("due_at must be an ISO 8601 date and time.", code="invalid_due_at")
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
-    return parsed
+    return parse_datetime_value(value, field="due_at", day_end=True, code="invalid_due_at")
 
 
 # ---------------------------------------------------------------- locks
 
 
-def _lock_payment(payment_id: int) -> Payment:
-    """The first lock of every dispute write (lock order payment → dispute)."""
-    qs = Payment.objects.all()
-    if connection.features.has_select_for_update:
-        qs = qs.select_for_update()
-    try:
-        return qs.get(pk=payment_id)
-    except Payment.DoesNotExist as exc:
-        raise NotFound(f"Payment {payment_id} does not exist.") from exc
+def _over_captured(*, payment_id: int, amount_minor: int, currency: str, counted: bool) -> tuple[bool, int | None]:
+    """(flag?, by how much) for a dispute on the locked payment: refunds + disputes past what was captured."""
+    excess = payment_balance(payment_id=payment_id).excess_with_dispute(
+        amount_minor=amount_minor, currency=currency, counted=counted)
+    return (excess is None or excess > 0), excess
+
+
+def _flag_if_over_captured(case: Dispute) -> None:
+    """An ``after`` hook of ``accept`` / ``mark_lost``: flag the dispute when the loss does not fit."""
+    flag, excess = _over_captured(payment_id=case.payment_id, amount_minor=case.amount_minor,
+                                  currency=case.currency, counted=True)
+    if not flag:
+        return
+    case.over_captured_at = case.over_captured_at or timezone.now()
+    case.over_captured_minor = excess
+    Dispute.objects.filter(pk=case.pk).update(over_captured_at=case.over_captured_at, over_captured_minor=excess)
+    logger.warning("dispute_over_captured dispute_id=%s excess_minor=%s", case.pk, excess)
+
+
+def _over_captured_context(case: Dispute) -> dict[str, Any]:
+    if case.over_captured_at is None:
+        return {}
+    return {"over_captured": True, "over_captured_minor": case.over_captured_minor}
 
 
 # ---------------------------------------------------------------- create
@@ -151,9 +156,11 @@ def dispute_create(
 ) -> Dispute:
     """Record a dispute reported by a PSP (webhook, system) or entered by hand (specialist, team lead).
 
-    Locks the payment first; refuses an amount above the captured amount (same currency), a PSP
-    dispute id already recorded, and reason codes of another network. The dispute starts in
-    ``inquiry`` (stage inquiry) or ``needs_response`` (a chargeback stage).
+    Locks the payment first; refuses a PSP dispute id already recorded and reason codes of another
+    network, and a person's entry above the captured amount (same currency: a typo). A dispute that
+    with the payment's refunds (not failed, rejected or cancelled) and other disputes comes to more
+    than was captured is created and flagged (``over_captured_minor``): the network decides. The
+    dispute starts in ``inquiry`` (stage inquiry) or ``needs_response`` (a chargeback stage).
     """
     try:
         policy.require("create", actor)
@@ -191,14 +198,15 @@ def dispute_create(
     payment_id = payment.pk if isinstance(payment, Payment) else payment
 
     with transaction.atomic():
-        locked = _lock_payment(payment_id)
+        locked = payment_lock(payment_id)
         if locked.network and locked.network != network:
             raise InvalidInput(
                 f"Payment {locked.pk} was made on {locked.get_network_display()}, not {network}.",
                 code="network_mismatch",
             )
-        # The payment row is locked: this is the DB-side check a CHECK constraint cannot make.
-        if currency == locked.currency and amount_minor > locked.amount_minor:
+        # The payment row is locked: this is the DB-side check a CHECK constraint cannot make. A PSP's
+        # report is a fact (recorded and flagged below); a person's entry above the payment is a typo.
+        if currency == locked.currency and amount_minor > locked.amount_minor and not is_system(actor):
             raise InvalidInput(
                 f"The disputed amount ({amount_minor}) is above what payment {locked.pk} captured "
                 f"({locked.amount_minor} {locked.currency}).",
@@ -208,12 +216,15 @@ def dispute_create(
             raise Conflict(f"Dispute {psp_dispute_id} from {psp} is already recorded.", code="dispute_exists")
         now = timezone.now()
         due, internal_due = dispute_deadlines(reason_code=code, start=now, due_at=due_at)
+        over, excess = _over_captured(payment_id=locked.pk, amount_minor=amount_minor, currency=currency,
+                                      counted=False)
         try:
             with transaction.atomic():
                 dispute = Dispute.objects.create(
                     payment=locked, amount_minor=amount_minor, currency=currency, network=network,
                     reason_code=code, psp=psp, psp_dispute_id=psp_dispute_id, stage=stage,
                     state=expected_state, due_at=due, internal_due_at=internal_due,
+                    over_captured_at=now if over else None, over_captured_minor=excess if over else None,
                 )
         except IntegrityError as exc:
             raise Conflict(f"Dispute {psp_dispute_id} from {psp} is already recorded.",
@@ -223,6 +234,7 @@ def dispute_create(
             "payment_id": locked.pk, "amount_minor": amount_minor, "currency": currency, "network": network,
             "reason_code": code.code, "psp": psp, "psp_dispute_id": psp_dispute_id, "stage": stage,
             "due_at": due.isoformat(), "due_source": "psp" if due_at else "network_window",
+            **_over_captured_context(dispute),
         })
     logger.info("dispute_created dispute_id=%s reference=%s actor=%s", dispute.pk, dispute.reference,
                 actor_label(actor))
@@ -305,6 +317,7 @@ def _run(
     reason: str = "",
     expected_state: str | None = None,
     checks: Iterable[Callable[[Dispute], None]] = (),
+    after: Iterable[Callable[[Dispute], None]] = (),
     transition_kwargs: dict[str, Any] | None = None,
     context: dict[str, Any] | None = None,
     context_fn: Callable[[Dispute], dict[str, Any]] | None = None,
@@ -315,11 +328,11 @@ def _run(
         raise NotFound(f"Dispute {dispute_id} does not exist.")
     try:
         with transaction.atomic():
-            _lock_payment(row["payment_id"])
+            payment_lock(row["payment_id"])
             return run_transition(
                 model=Dispute, pk=dispute_id, name=name, actor=actor, reason=(reason or "").strip(),
-                expected_state=expected_state or None, checks=checks, transition_kwargs=transition_kwargs,
-                context=context, context_fn=context_fn,
+                expected_state=expected_state or None, checks=checks, after=after,
+                transition_kwargs=transition_kwargs, context=context, context_fn=context_fn,
             )
     except DomainError as err:
         # Recorded once: run_transition already did unless the refusal came before it.
@@ -451,7 +464,7 @@ def dispute_accept(*, dispute_id: int, actor: Any, reason: str = "", expected_st
                              reason=(reason or "").strip())
 
     return _run(dispute_id=dispute_id, name="accept", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[close_proposal])
+                checks=[close_proposal], after=[_flag_if_over_captured], context_fn=_over_captured_context)
 
 
 def _check_deadline_passed(case: Dispute) -> None:
@@ -472,7 +485,9 @@ def dispute_mark_won(*, dispute_id: int, actor: Any, reason: str = "", expected_
 
 def dispute_mark_lost(*, dispute_id: int, actor: Any, reason: str = "",
                       expected_state: str | None = None) -> Dispute:
-    return _run(dispute_id=dispute_id, name="mark_lost", actor=actor, reason=reason, expected_state=expected_state)
+    """The network decided against us; flagged when, with the payment's refunds, more than was captured is gone."""
+    return _run(dispute_id=dispute_id, name="mark_lost", actor=actor, reason=reason, expected_state=expected_state,
+                after=[_flag_if_over_captured], context_fn=_over_captured_context)
 
 
 def _next_stage(case: Dispute) -> str:
@@ -505,7 +520,7 @@ def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reas
     if row is None:
         raise NotFound(f"Dispute {dispute_id} does not exist.")
     with transaction.atomic():
-        _lock_payment(row["payment_id"])
+        payment_lock(row["payment_id"])
         dispute = lock_case(Dispute, dispute_id, nowait=False)
         if dispute.state not in EVIDENCE_OPEN_STATES:
             raise Conflict(f"{dispute.reference} is '{dispute.state}': its deadline no longer moves.",

@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
 from backoffice.actors import WEBHOOK_ADYEN, WEBHOOK_STRIPE
+from backoffice.parsing import InvalidValue, parse_amount_minor, parse_datetime_value
 from backoffice.webhooks.registry import Outcome, PspEvent, register
 from invoices.models import Payment
 
@@ -61,9 +60,20 @@ def _id(value: Any) -> str:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("not an amount")
-    return int(value)
+    try:
+        return parse_amount_minor(value, min_value=None)
+    except InvalidValue as err:
+        raise ValueError(err.message) from err
+
+
+def _due(value: Any) -> datetime | None:
+    """A PSP's respond-by (Unix seconds or ISO 8601); outside the sane window it is treated as unknown."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = datetime.fromtimestamp(value, tz=UTC)
+        return parse_datetime_value(value, field="due_at") if value not in (None, "") else None
+    except (InvalidValue, OverflowError, OSError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------- Stripe
@@ -80,8 +90,7 @@ def stripe_reported(dispute: dict[str, Any]) -> PspDispute:
         reason_code=str(card.get("network_reason_code") or dispute.get("reason") or ""),
         state=STRIPE_STATUS.get(status, ""),
         stage=DisputeStage.INQUIRY if status.startswith("warning_") else DisputeStage.CHARGEBACK,
-        due_at=datetime.fromtimestamp(due_by, tz=UTC) if isinstance(due_by, int) and not isinstance(due_by, bool)
-        else None,
+        due_at=_due(due_by) if isinstance(due_by, int) else None,
     )
 
 
@@ -141,14 +150,7 @@ ADYEN_FACTS = {"CHARGEBACK": "psp_funds_withdrawn", "SECOND_CHARGEBACK": "psp_fu
 
 
 def _adyen_due(additional: dict[str, Any]) -> datetime | None:
-    text = str(additional.get("defensePeriodEndsAt") or "")
-    try:
-        parsed = parse_datetime(text) if text else None
-    except ValueError:
-        return None
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return _due(str(additional.get("defensePeriodEndsAt") or ""))
 
 
 def adyen_reported(item: dict[str, Any]) -> PspDispute:

@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 from backoffice.api.idempotency import idempotent_create
 from backoffice.api.permissions import CaseAccess
 from backoffice.api.viewsets import CaseViewSet, UserRefField
+from backoffice.parsing import IdField, WindowDateField
 
 from .filters import CustomerFilter, ExtensionFilter, InvoiceFilter
 from .models import Customer, Invoice, PaymentExtension
@@ -46,8 +47,8 @@ class ExtensionSerializer(serializers.ModelSerializer):
 
 
 class ExtensionCreateSerializer(serializers.Serializer):
-    invoice = serializers.IntegerField(min_value=1)
-    new_due_date = serializers.DateField()
+    invoice = IdField()
+    new_due_date = WindowDateField()
     reason = serializers.CharField(max_length=REASON_MAX_CHARS)
 
 

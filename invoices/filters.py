@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from backoffice.filtering import IdFilter, WindowDateFilter, WindowDateTimeFilter
 from backoffice.roles.selectors import workers
+from backoffice.search import filter_cases, filter_customers, filter_invoices, filter_payments
 
 from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension
 
@@ -22,9 +24,9 @@ def _upper(queryset: QuerySet, name: str, value: str) -> QuerySet:
 class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices, distinct=False)
     currency = django_filters.CharFilter(method=_upper, max_length=3)
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lte")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    customer = IdFilter(field_name="customer_id")
+    due_before = WindowDateTimeFilter(field_name="due_at", lookup_expr="lte")
+    due_after = WindowDateTimeFilter(field_name="due_at", lookup_expr="gte")
     q = django_filters.CharFilter(method="search", label="Number or customer name")
 
     class Meta:
@@ -32,10 +34,7 @@ class InvoiceFilter(django_filters.FilterSet):
         fields = ["status", "currency", "customer", "due_before", "due_after", "q"]
 
     def search(self, queryset: QuerySet[Invoice], name: str, value: str) -> QuerySet[Invoice]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(number__icontains=value) | Q(customer__name__icontains=value))
+        return filter_invoices(queryset, value)
 
 
 class PaymentFilter(django_filters.FilterSet):
@@ -43,10 +42,10 @@ class PaymentFilter(django_filters.FilterSet):
     network = django_filters.MultipleChoiceFilter(choices=Payment.Network.choices, distinct=False)
     method = django_filters.MultipleChoiceFilter(choices=Payment.Method.choices, distinct=False)
     psp = django_filters.ChoiceFilter(choices=Payment.Psp.choices)
-    customer = django_filters.NumberFilter(field_name="customer_id")
-    invoice = django_filters.NumberFilter(field_name="invoice_id")
-    captured_before = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="lte")
-    captured_after = django_filters.IsoDateTimeFilter(field_name="captured_at", lookup_expr="gte")
+    customer = IdFilter(field_name="customer_id")
+    invoice = IdFilter(field_name="invoice_id")
+    captured_before = WindowDateTimeFilter(field_name="captured_at", lookup_expr="lte")
+    captured_after = WindowDateTimeFilter(field_name="captured_at", lookup_expr="gte")
     q = django_filters.CharFilter(method="search", label="PSP reference")
 
     class Meta:
@@ -64,8 +63,7 @@ class PaymentFilter(django_filters.FilterSet):
         ]
 
     def search(self, queryset: QuerySet[Payment], name: str, value: str) -> QuerySet[Payment]:
-        value = value.strip()
-        return queryset.filter(psp_reference__icontains=value) if value else queryset
+        return filter_payments(queryset, value)
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -78,10 +76,7 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ["country", "currency", "q"]
 
     def search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(name__icontains=value) | Q(email__icontains=value))
+        return filter_customers(queryset, value)
 
 
 
@@ -92,15 +87,15 @@ class ExtensionFilter(django_filters.FilterSet):
     """
 
     state = django_filters.MultipleChoiceFilter(choices=ExtensionState.choices, distinct=False)
-    customer = django_filters.NumberFilter(field_name="invoice__customer_id", label="Customer id")
-    invoice = django_filters.NumberFilter(field_name="invoice_id", label="Invoice id")
+    customer = IdFilter(field_name="invoice__customer_id", label="Customer id")
+    invoice = IdFilter(field_name="invoice_id", label="Invoice id")
     days_min = django_filters.NumberFilter(field_name="days_requested", lookup_expr="gte", min_value=0,
                                            label="Days requested from")
     days_max = django_filters.NumberFilter(field_name="days_requested", lookup_expr="lte", min_value=0,
                                            label="Days requested to")
-    due_after = django_filters.DateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from",
+    due_after = WindowDateFilter(field_name="new_due_date", lookup_expr="gte", label="New due from",
                                           widget=forms.DateInput(attrs={"type": "date"}))
-    due_before = django_filters.DateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
+    due_before = WindowDateFilter(field_name="new_due_date", lookup_expr="lte", label="New due to",
                                            widget=forms.DateInput(attrs={"type": "date"}))
     currency = django_filters.CharFilter(field_name="invoice__currency", method=_upper, max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
@@ -114,12 +109,4 @@ class ExtensionFilter(django_filters.FilterSet):
                   "assignee", "broken_promise", "q"]
 
     def search(self, queryset: QuerySet[PaymentExtension], name: str, value: str) -> QuerySet[PaymentExtension]:
-        value = value.strip()
-        if not value:
-            return queryset
-        upper = value.upper()
-        if upper.startswith(f"{PaymentExtension.REFERENCE_PREFIX}-"):
-            return queryset.filter(reference=upper)
-        if upper.startswith("INV-"):
-            return queryset.filter(invoice__number=upper)
-        return queryset.filter(invoice__customer__name__icontains=value)
+        return filter_cases(queryset, value)

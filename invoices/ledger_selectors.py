@@ -15,11 +15,11 @@ from django.apps import apps
 from django.db.models import Count, F, OuterRef, QuerySet, Sum
 from django.db.models.functions import Greatest
 
+from .ledger import dispute_state_sets, refundable_minor_expression
 from .models import EXTENSION_OPEN_STATES, Customer, Invoice, Payment, PaymentExtension
 from .selectors import _paid_minor_subquery
 
 OPEN_INVOICE_STATUSES = (Invoice.Status.OPEN, Invoice.Status.OVERDUE)
-DISPUTE_OPEN_STATES = ("inquiry", "needs_response", "under_review")
 SECTION_SIZE = 20
 
 
@@ -75,14 +75,10 @@ def invoices_with_balance(queryset: QuerySet[Invoice]) -> QuerySet[Invoice]:
 def payments_with_refundable(queryset: QuerySet[Payment]) -> QuerySet[Payment]:
     """``refundable_minor`` (the one definition, in refunds) and ``open_dispute_id`` on each payment."""
     queryset = queryset.select_related("customer", "invoice")
-    Refund = _refund_model()
-    if Refund is not None:
-        from refunds.selectors import refundable_minor_expression
-
-        queryset = queryset.annotate(refundable_minor=refundable_minor_expression())
+    queryset = queryset.annotate(refundable_minor=refundable_minor_expression())
     Dispute = _dispute_model()
     if Dispute is not None:
-        open_dispute = Dispute.objects.filter(payment_id=OuterRef("pk"), state__in=DISPUTE_OPEN_STATES)
+        open_dispute = Dispute.objects.filter(payment_id=OuterRef("pk"), state__in=dispute_state_sets()[1])
         queryset = queryset.annotate(open_dispute_id=open_dispute.values("pk")[:1])
     return queryset
 

@@ -19,6 +19,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 
+from backoffice.parsing import parse_page
 from backoffice.roles.predicates import can_read, is_worker
 
 from . import ledger_selectors as ledger
@@ -53,8 +54,8 @@ def _reader_or_404(request) -> None:
 
 
 def _int(value: Any, default: int = 1) -> int:
-    text = str(value or "")
-    return int(text) if text.isdigit() and len(text) < 6 else default
+    """A page number of one of the customer's lists (a bad one answers 400 through the input middleware)."""
+    return parse_page(value, max_page=99_999) if value not in (None, "") else default
 
 
 def payment_actions(payment: Payment, user: Any) -> tuple[list[Action], list[Note]]:

@@ -12,7 +12,7 @@ from backoffice.cases.transitions import run_transition
 from backoffice.web.tables import SelectColumn
 
 from .filters import ExtensionFilter
-from .models import EXTENSION_OPEN_STATES, PaymentExtension
+from .models import EXTENSION_OPEN_STATES, ExtensionState, PaymentExtension
 from .policy import approvable_by
 from .selectors import extension_list
 from .services import (
@@ -71,6 +71,7 @@ register(CaseTypeSpec(
     transition=extension_transition,
     detail_url_name="extensions:detail",
     open_states=tuple(EXTENSION_OPEN_STATES),
+    final_states=(ExtensionState.REJECTED, ExtensionState.CANCELLED, ExtensionState.FULFILLED, ExtensionState.BROKEN),
     queue_filters={"approvals": approvable_by},
     due_field="due_at",
 ))

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
+from backoffice.parsing import id_or_none
 from backoffice.roles.predicates import can_read
 
 from .filters import CustomerFilter, ExtensionFilter, InvoiceFilter, PaymentFilter
@@ -93,9 +94,8 @@ def invoice_list(*, filters: Mapping[str, Any] | None = None, with_paid_minor: b
 
 def invoice_get(*, invoice_id: Any) -> Invoice | None:
     """One invoice with its customer, ``paid_minor`` and ``amount_due_minor``; None when there is none."""
-    try:
-        pk = int(invoice_id)
-    except (TypeError, ValueError):
+    pk = id_or_none(invoice_id)
+    if pk is None:
         return None
     return invoice_list(with_paid_minor=True).filter(pk=pk).first()
 
@@ -106,8 +106,8 @@ def invoice_find(*, number: str) -> Invoice | None:
     if not number:
         return None
     found = invoice_list(with_paid_minor=True).filter(number__iexact=number).first()
-    if found is None and number.isdigit():
-        found = invoice_get(invoice_id=number)
+    if found is None and id_or_none(number) is not None:
+        found = invoice_get(invoice_id=id_or_none(number))
     return found
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from backoffice.errors import DomainError, PermissionDenied
 from backoffice.money import format_minor
+from backoffice.parsing import DateFormField
 from backoffice.roles.predicates import can_read, is_worker
 from backoffice.web.errors import page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
@@ -33,8 +34,8 @@ _DATE_CODES = {"new_due_date_not_after_current", "new_due_date_in_past", "extens
 
 
 class ExtensionRequestForm(forms.Form):
-    new_due_date = forms.DateField(
-        label="New due date (UTC)", widget=forms.DateInput(attrs={"type": "date"}),
+    new_due_date = DateFormField(
+        label="New due date (UTC)", max_length=10, widget=forms.DateInput(attrs={"type": "date"}),
         help_text="The customer promises to pay in full by 23:59 UTC on this date.",
     )
     reason = forms.CharField(

@@ -16,11 +16,15 @@ from backoffice.roles.predicates import is_team_lead
 
 from .filters import BreakFilter
 from .imports import settlement_import
-from .models import Break, Psp, SettlementImport
+from .models import Break, BreakKind, SettlementImport
 from .selectors import break_list, settlement_import_list
 
 
 class BreakOutputSerializer(serializers.ModelSerializer):
+    # Plain strings in the schema (their values are listed in the help text): the enum names ``kind`` and
+    # ``psp`` are taken by other components.
+    kind = serializers.CharField(read_only=True, help_text="One of: " + ", ".join(BreakKind.values))
+    psp = serializers.CharField(read_only=True, help_text="stripe or adyen")
     assignee = UserRefField(read_only=True)
     requester = UserRefField(read_only=True)
     age_days = serializers.IntegerField(read_only=True)
@@ -51,6 +55,7 @@ class BreakViewSet(CaseViewSet):
 
 
 class SettlementImportSerializer(serializers.ModelSerializer):
+    psp = serializers.CharField(read_only=True, help_text="stripe or adyen")
     imported_by = UserRefField(read_only=True)
     break_count = serializers.IntegerField(read_only=True)
     match_rate = serializers.FloatField(read_only=True, allow_null=True)
@@ -64,7 +69,7 @@ class SettlementImportSerializer(serializers.ModelSerializer):
 
 
 class SettlementImportInputSerializer(serializers.Serializer):
-    psp = serializers.ChoiceField(choices=Psp.choices)
+    psp = serializers.CharField(max_length=16, help_text="stripe or adyen")
     file = serializers.FileField()
 
 

@@ -15,7 +15,7 @@ Per chunk of lines (one query per kind of ledger object, whatever the chunk's si
 After the last chunk: a payment settled a second time with another transaction (in this report or
 an earlier one) is a ``duplicate``; a payout whose lines' net amounts do not add up to it is a
 ``payout_mismatch``; and our own side is checked the other way round — payments captured, refunds
-succeeded and chargebacks opened in the period reports cover (from the PSP's first reported line to
+succeeded and chargebacks opened in the period reports cover (from the PSP's first settled charge to
 its last) and more than ``RECONCILIATION_NOT_SETTLED_AFTER_DAYS`` ago, that no report has settled, are
 ``not_settled`` / ``refund_mismatch`` / ``dispute_mismatch``.
 
@@ -272,7 +272,8 @@ class Matcher:
     def _unsettled(self) -> None:
         Refund = _model("refunds.Refund")
         Dispute = _model("disputes.Dispute")
-        span = SettlementLine.objects.filter(psp=self.psp).aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+        span = (SettlementLine.objects.filter(psp=self.psp, kind=LineKind.CHARGE)
+                .aggregate(first=Min("occurred_at"), last=Max("occurred_at")))
         if span["first"] is None:
             return
         cutoff = timezone.now() - timedelta(days=setting("RECONCILIATION_NOT_SETTLED_AFTER_DAYS"))

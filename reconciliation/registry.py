@@ -4,7 +4,7 @@ from backoffice.cases.registry import CaseTypeSpec, register
 
 from .dashboard import sections
 from .filters import BreakFilter
-from .models import OPEN_STATES, Break
+from .models import OPEN_STATES, Break, BreakState
 from .selectors import break_list, breaks_awaiting_write_off_decision_by
 from .services import break_transition
 from .tables import BreakTable
@@ -19,6 +19,7 @@ register(CaseTypeSpec(
     transition=break_transition,
     detail_url_name="reconciliation:detail",
     open_states=tuple(OPEN_STATES),
+    final_states=(BreakState.RESOLVED, BreakState.WRITTEN_OFF, BreakState.AUTO_RESOLVED),
     queue_filters={"approvals": breaks_awaiting_write_off_decision_by},
     dashboard_sections=sections,
 ))

@@ -19,6 +19,7 @@ from backoffice.api.permissions import CaseAccess
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
 from backoffice.money import format_minor
+from backoffice.parsing import IdField
 from invoices.filters import PaymentFilter
 from invoices.models import Payment
 
@@ -63,7 +64,7 @@ class RefundOutputSerializer(serializers.ModelSerializer):
 
 
 class RefundCreateInputSerializer(serializers.Serializer):
-    payment = serializers.IntegerField(min_value=1)
+    payment = IdField()
     amount_minor = MinorUnitsField()
     currency = serializers.CharField(required=False, max_length=3, help_text="Optional; must be the payment's.")
     reason = serializers.ChoiceField(choices=RefundReason.choices)

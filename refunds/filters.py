@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from backoffice.filtering import DayBoundFilter, MajorAmountFilter
+from backoffice.filtering import DayBoundFilter, IdFilter, MajorAmountFilter, MinorAmountFilter
 from backoffice.roles.selectors import workers
+from backoffice.search import filter_cases
 
 from .models import Refund, RefundReason, RefundState
 
@@ -17,11 +18,11 @@ class RefundFilter(django_filters.FilterSet):
     currency = django_filters.CharFilter(method="filter_currency", max_length=3)
     assignee = django_filters.ModelChoiceFilter(queryset=workers, null_label="Unassigned")
     requester = django_filters.ModelChoiceFilter(queryset=workers)
-    payment = django_filters.NumberFilter(field_name="payment_id", label="Payment id")
-    amount_min = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="gte",
-                                             label="Amount from (minor units)")
-    amount_max = django_filters.NumberFilter(field_name="amount_minor", lookup_expr="lte",
-                                             label="Amount to (minor units)")
+    payment = IdFilter(field_name="payment_id", label="Payment id")
+    amount_min = MinorAmountFilter(field_name="amount_minor", lookup_expr="gte",
+                                   label="Amount from (minor units)")
+    amount_max = MinorAmountFilter(field_name="amount_minor", lookup_expr="lte",
+                                   label="Amount to (minor units)")
     amount_from = MajorAmountFilter(field_name="amount_minor", lower=True, label="Amount from")
     amount_to = MajorAmountFilter(field_name="amount_minor", lower=False, label="Amount to")
     due_after = DayBoundFilter(field_name="due_at", lookup_expr="gte", label="Due from")
@@ -38,11 +39,5 @@ class RefundFilter(django_filters.FilterSet):
         return queryset.filter(currency=value) if value else queryset
 
     def search(self, queryset: QuerySet[Refund], name: str, value: str) -> QuerySet[Refund]:
-        value = value.strip()
-        if not value:
-            return queryset
-        if value.upper().startswith(f"{Refund.REFERENCE_PREFIX}-"):
-            return queryset.filter(reference=value.upper())
-        return queryset.filter(
-            Q(psp_refund_id=value) | Q(payment__psp_reference=value) | Q(payment__customer__name__icontains=value)
-        )
+        """Routed by the key's shape (``backoffice.search.filter_cases``): indexed lookups, no OR across joins."""
+        return filter_cases(queryset, value)

@@ -183,6 +183,7 @@ class Refund(Case):
     @transition(field=state, source=RefundState.APPROVED, target=RefundState.PROCESSING, permission=_system)
     def submit(self) -> None:
         now = timezone.now()
+        self.needs_attention_at, self.attention_reason = None, ""  # a held submission that fits again
         self.submitted_at = self.submitted_at or now
         self.psp_attempt_started_at = now
         self.last_psp_attempt_at = now

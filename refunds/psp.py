@@ -5,8 +5,8 @@
   ``succeeded`` takes ``mark_failed`` (its credit note is voided) and tells the team leads.
 * ``refund_record_external``: a refund made at the PSP (Stripe dashboard, Adyen Customer Area)
   appears as a refund case already ``succeeded``, requested by the PSP's service user, and counts
-  against the payment's refundable amount; one above what was left is flagged for a team lead, not
-  refused (the money has already left).
+  against the payment's refundable amount; one above what was left (or made while a dispute is open)
+  is flagged for a team lead, not refused (the money has already left).
 * ``refund_flag_needs_attention``: no final answer within ``REFUND_PSP_GIVE_UP_HOURS``: retrying
   stops and the refund is listed for the team leads (``/refunds/needs-attention/``).
 """
@@ -28,10 +28,10 @@ from backoffice.gateway import RefundResult, RefundStatus
 from backoffice.journal.services import journal_record
 from backoffice.money import format_minor
 from backoffice.notifications.services import alert_claim_and_notify, team_leads
+from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
 
 from .models import Refund, RefundReason, RefundState
-from .selectors import payment_refundable_minor
 from .services import refund_record_psp_result
 
 logger = logging.getLogger("refunds.psp")
@@ -93,7 +93,7 @@ def refund_fail_after_success(*, refund: Refund, result: RefundResult, actor: An
     context = {"psp_refund_id": result.psp_refund_id or refund.psp_refund_id, "failure_code": result.failure_code,
                "amount_minor": refund.amount_minor, "currency": refund.currency, "credit_note_voided": True}
     with transaction.atomic():
-        Payment.objects.select_for_update().get(pk=refund.payment_id)
+        payment_lock(refund.payment_id)
         failed = run_transition(
             model=Refund, pk=refund.pk, name="mark_failed", actor=actor, nowait=False,
             reason=result.failure_message or f"The PSP reported the refund failed ({result.failure_code}).",
@@ -121,26 +121,29 @@ def refund_record_external(*, payment: Payment, amount_minor: int, currency: str
     now = timezone.now()
     try:
         with transaction.atomic():
-            locked = Payment.objects.select_for_update().get(pk=payment.pk)
-            left = payment_refundable_minor(payment=locked)
+            locked = payment_lock(payment.pk)
+            balance = payment_balance(payment_id=locked.pk)
+            left = balance.refundable_minor
             exceeds = currency != locked.currency or amount_minor > left
+            disputed = balance.has_undecided_dispute
             refund = Refund.objects.create(
                 payment=locked, amount_minor=amount_minor, currency=currency, reason=RefundReason.OTHER,
                 note=note or f"Refunded at {locked.get_psp_display()} ({psp_refund_id}).",
                 requester=psp_user(locked.psp), psp_refund_id=psp_refund_id, state=RefundState.SUCCEEDED,
                 submitted_at=now, succeeded_at=now, decided_at=now,
-                needs_attention_at=now if exceeds else None,
-                attention_reason=(f"Refunded at the PSP beyond what was left ({format_minor(left, locked.currency)})."
-                                  if exceeds else ""),
+                needs_attention_at=now if exceeds or disputed else None,
+                attention_reason=_external_attention(exceeds=exceeds, disputed=disputed, left=left,
+                                                     currency=locked.currency),
             )
             case_assign_reference(case=refund)
             case_journal_created(case=refund, actor=actor, reason=refund.note, context={
                 "payment_id": locked.pk, "amount_minor": amount_minor, "currency": currency,
                 "psp_refund_id": psp_refund_id, "source": "psp", "refundable_before_minor": left,
-                "exceeds_refundable": exceeds})
-            if exceeds:
+                "exceeds_refundable": exceeds, "payment_disputed": disputed})
+            if exceeds or disputed:
                 _notify_leads(refund=refund, kind="psp_attention", when=now,
-                              title=f"{refund.reference}: refunded at the PSP beyond what was left",
+                              title=f"{refund.reference}: refunded at the PSP beyond what was left"
+                              if exceeds else f"{refund.reference}: refunded at the PSP while a dispute is open",
                               body=refund.attention_reason)
     except IntegrityError:
         existing = Refund.objects.filter(psp_refund_id=psp_refund_id).first()
@@ -149,6 +152,14 @@ def refund_record_external(*, payment: Payment, amount_minor: int, currency: str
         return existing
     logger.info("refund_recorded_external refund_id=%s psp_refund_id=%s", refund.pk, psp_refund_id)
     return refund
+
+
+def _external_attention(*, exceeds: bool, disputed: bool, left: int, currency: str) -> str:
+    if exceeds:
+        return f"Refunded at the PSP beyond what was left ({format_minor(left, currency)})."
+    if disputed:
+        return "Refunded at the PSP while a dispute on the payment is open: the customer may be paid twice."
+    return ""
 
 
 def refund_flag_needs_attention(*, refund_id: int, reason: str, actor: Any) -> Refund | None:

@@ -3,7 +3,7 @@
 from backoffice.cases.registry import CaseTypeSpec, register
 
 from .filters import RefundFilter
-from .models import OPEN_STATES, Refund
+from .models import OPEN_STATES, Refund, RefundState
 from .selectors import refund_list, refunds_awaiting_decision_by, refunds_with_queue_facts
 from .services import refund_transition
 from .tables import RefundTable
@@ -18,5 +18,6 @@ register(CaseTypeSpec(
     transition=refund_transition,
     detail_url_name="refunds:detail",
     open_states=tuple(OPEN_STATES),
+    final_states=(RefundState.SUCCEEDED, RefundState.REJECTED, RefundState.CANCELLED),
     queue_filters={"approvals": refunds_awaiting_decision_by},
 ))

@@ -1,16 +1,10 @@
 """Reads of refunds and of what a payment has left to refund.
 
-What a payment has left to refund is computed in ONE place, ``refundable_minor_expression``:
-
-    captured − refunds not failed, rejected or cancelled − lost or accepted dispute amounts
-
-(never below zero). ``payment_refundable_minor`` (one payment, used under the payment's row lock by
-the services), ``payments_refundable_minor`` (many ids, one query) and ``payment_list`` (the API's
-annotated list) all use it. A lost or accepted dispute in another currency than the payment's
-cannot be subtracted without an exchange rate, so it leaves nothing to refund (fail closed).
-
-Disputes are read lazily through the app registry, so this module works while the disputes app
-is absent.
+What a payment has left to refund is defined once, in ``invoices.ledger`` (the refund invariant:
+refunds not failed, rejected or cancelled + lost or accepted disputes ≤ captured).
+``payment_refundable_minor`` (one payment, under the payment's row lock in the services),
+``payments_refundable_minor`` (many ids, one query) and ``payment_list`` (the API's annotated list)
+read that definition.
 """
 
 from __future__ import annotations
@@ -24,34 +18,27 @@ from django.apps import apps
 from django.db import connection
 from django.db.models import (
     BigIntegerField,
-    Case,
     CharField,
     Exists,
-    F,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
-    When,
 )
-from django.db.models.expressions import Expression
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from backoffice.errors import NotFound
 from backoffice.filtering import apply_filterset
 from backoffice.roles.models import ApprovalLimit, LimitAction
 from backoffice.roles.predicates import can_read, is_worker, user_roles
+from invoices import ledger
+from invoices.ledger import refundable_minor_expression as refundable_minor_expression  # the one definition
 from invoices.models import Payment
 
 from .filters import RefundFilter
-from .models import AWAITING_DECISION, RELEASED_STATES, Refund, RefundApproval
-
-DISPUTE_OPEN_STATES = ("inquiry", "needs_response", "under_review")
-DISPUTE_LOST_STATES = ("lost", "accepted")
+from .models import AWAITING_DECISION, Refund, RefundApproval
 
 LIST_RELATED = ("payment__customer", "payment__invoice", "requester", "assignee")
 
@@ -64,51 +51,19 @@ def dispute_model() -> Any | None:
         return None
 
 
-def _sum_by_payment(queryset: QuerySet) -> Subquery:
-    total = queryset.order_by().values("payment_id").annotate(total=Sum("amount_minor")).values("total")
-    return Subquery(total, output_field=BigIntegerField())
-
-
-def refundable_minor_expression() -> Expression:
-    """Annotation for a ``Payment`` queryset: minor units still refundable (the one definition)."""
-    zero = Value(0, output_field=BigIntegerField())
-    committed = _sum_by_payment(Refund.objects.filter(payment_id=OuterRef("pk")).exclude(state__in=RELEASED_STATES))
-    left = F("amount_minor") - Coalesce(committed, zero)
-    Dispute = dispute_model()
-    if Dispute is not None:
-        lost = Dispute.objects.filter(payment_id=OuterRef("pk"), state__in=DISPUTE_LOST_STATES)
-        lost_here = _sum_by_payment(lost.filter(currency=OuterRef("currency")))
-        lost_elsewhere = Exists(lost.exclude(currency=OuterRef("currency")))
-        left = Case(When(lost_elsewhere, then=zero), default=left - Coalesce(lost_here, zero),
-                    output_field=BigIntegerField())
-    return Greatest(left, zero, output_field=BigIntegerField())
-
-
 def payment_refundable_minor(*, payment: Payment) -> int:
     """What is left to refund on ``payment``, in its minor units. Call under the payment's row lock to act on it."""
-    return (
-        Payment.objects.filter(pk=payment.pk)
-        .annotate(refundable_minor=refundable_minor_expression())
-        .values_list("refundable_minor", flat=True)
-        .get()
-    )
+    return ledger.payment_balance(payment_id=payment.pk).refundable_minor
 
 
 def payments_refundable_minor(*, payment_ids: Iterable[int]) -> dict[int, int]:
     """``{payment id: refundable minor units}`` for many payments in one query (unknown ids are left out)."""
-    ids = {int(pk) for pk in payment_ids}
-    if not ids:
-        return {}
-    rows = Payment.objects.filter(pk__in=ids).annotate(refundable_minor=refundable_minor_expression())
-    return dict(rows.values_list("pk", "refundable_minor"))
+    return ledger.payments_refundable_minor(payment_ids=payment_ids)
 
 
 def payment_has_open_dispute(*, payment: Payment) -> bool:
-    """True while a dispute on the payment is open (inquiry, needs response, under review)."""
-    Dispute = dispute_model()
-    if Dispute is None:
-        return False
-    return Dispute.objects.filter(payment_id=payment.pk, state__in=DISPUTE_OPEN_STATES).exists()
+    """True while a dispute on the payment is undecided (inquiry, needs response, under review)."""
+    return ledger.payment_balance(payment_id=payment.pk).has_undecided_dispute
 
 
 def payment_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Payment]:
@@ -128,16 +83,10 @@ def payment_get(*, user: Any, payment_id: int) -> Payment:
 
 
 def payment_find(*, user: Any, reference: str) -> Payment | None:
-    """A payment by id (digits) or by the PSP's charge reference, for the refund request form."""
-    reference = (reference or "").strip()
-    if not reference or not can_read(user):
+    """A payment this user may read, by id or by the PSP's charge reference (the refund request form)."""
+    if not can_read(user):
         return None
-    qs = payment_list(user=user)
-    if reference.isdigit():
-        found = qs.filter(pk=int(reference)).first()
-        if found is not None:
-            return found
-    return qs.filter(psp_reference=reference).first()
+    return ledger.payment_find(reference=reference, queryset=payment_list(user=user))
 
 
 def _approvals_prefetch() -> Prefetch:
@@ -298,10 +247,10 @@ def refund_possible_duplicates(*, refund: Refund) -> list[Refund]:
 
 
 def refunds_needing_attention():
-    """Flagged refunds, the unresolved (still processing) first, newest flag first."""
+    """Flagged refunds, the unresolved (still processing, or approved and held back) first, newest flag first."""
     from django.db.models import Case, IntegerField, Value, When
 
     return (Refund.objects.filter(needs_attention_at__isnull=False).select_related("payment")
-            .annotate(open_first=Case(When(state="processing", then=Value(0)), default=Value(1),
+            .annotate(open_first=Case(When(state__in=("processing", "approved"), then=Value(0)), default=Value(1),
                                       output_field=IntegerField()))
             .order_by("open_first", "-needs_attention_at", "-id"))

@@ -1,4 +1,4 @@
-"""Every write to refunds. Typed, keyword-only, one transaction each; lock order payment → refund.
+"""Every write to refunds. Typed, keyword-only, one transaction each, locks in the order ``invoices.ledger`` states.
 
 People: ``refund_request``, ``refund_approve``, ``refund_reject``, ``refund_cancel``, ``refund_retry``.
 System (the Celery task, webhooks): ``refund_submission_start``, ``refund_record_psp_result``.
@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.actors import CELERY, actor_label
@@ -26,20 +27,25 @@ from backoffice.cases.transitions import lock_case, run_transition
 from backoffice.denials import refusals_recorded
 from backoffice.errors import (
     BusinessRuleViolation,
+    ConcurrentChange,
     Conflict,
+    DomainError,
     IdempotencyMismatch,
     InvalidInput,
     NotFound,
     PermissionDenied,
 )
 from backoffice.gateway import RefundRequest, RefundResult, RefundStatus
+from backoffice.journal.services import journal_record
 from backoffice.money import format_minor
+from backoffice.notifications.services import alert_claim_and_notify, team_leads
 from backoffice.roles.predicates import is_worker
+from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
 
 from .models import Refund, RefundApproval, RefundReason, RefundState
 from .policy import decision_refusal, needs_second_approval
-from .selectors import payment_has_open_dispute, payment_refundable_minor, recent_duplicates
+from .selectors import recent_duplicates
 
 logger = logging.getLogger("refunds")
 
@@ -49,33 +55,47 @@ REASON_MAX_CHARS = 2000
 
 # ---------------------------------------------------------------- helpers
 
-def _lock_payment(payment_id: int) -> Payment:
-    """``SELECT … FOR UPDATE`` the payment (waits: the first lock in the fixed order payment → refund)."""
-    try:
-        return Payment.objects.select_for_update().get(pk=payment_id)
-    except Payment.DoesNotExist as exc:
-        raise NotFound(f"Payment {payment_id} does not exist.") from exc
+def _money_refusal(payment: Payment, amount_minor: int | None = None) -> DomainError | None:
+    """The refund invariant (``invoices.ledger``), read under the payment's lock.
 
-
-def _refuse_if_disputed(payment: Payment) -> None:
-    if payment_has_open_dispute(payment=payment):
-        raise BusinessRuleViolation(
+    ``amount_minor``: a refund not counted yet (a request, a retry of a failed one) must fit in what
+    is left. None: the refund is already counted (an approval, the submission) and the payment's
+    held refunds plus lost disputes must still be within what it captured — a dispute lost or
+    accepted since the request may have taken the rest.
+    """
+    balance = payment_balance(payment_id=payment.pk)
+    cur = payment.currency
+    if balance.has_undecided_dispute:
+        return BusinessRuleViolation(
             f"Payment {payment.psp_reference} has an open dispute: it cannot be refunded until the dispute is "
             "resolved (the customer would be paid twice).",
             code="payment_disputed",
         )
-
-
-def _refuse_if_exceeds(payment: Payment, amount_minor: int) -> None:
-    left = payment_refundable_minor(payment=payment)
-    if amount_minor > left:
-        cur = payment.currency
-        raise BusinessRuleViolation(
+    if amount_minor is not None and amount_minor > balance.refundable_minor:
+        left = balance.refundable_minor
+        return BusinessRuleViolation(
             f"{format_minor(amount_minor, cur)} is more than is left to refund on payment {payment.psp_reference}: "
             f"{format_minor(left, cur)} left of {format_minor(payment.amount_minor, cur)} captured.",
             code="refund_exceeds_refundable",
             extra={"refundable_minor": left, "currency": cur},
         )
+    if amount_minor is None and not balance.within_captured:
+        over = (f"{format_minor(balance.excess_minor, cur)} more than" if not balance.lost_elsewhere
+                else "possibly more than (a dispute in another currency was lost)")
+        return BusinessRuleViolation(
+            f"Payment {payment.psp_reference}'s refunds and lost or accepted disputes come to {over} the "
+            f"{format_minor(payment.amount_minor, cur)} captured: this refund can no longer go out. "
+            "Reject or cancel refunds on this payment until they fit.",
+            code="refund_exceeds_refundable",
+            extra={"refundable_minor": 0, "excess_minor": balance.excess_minor, "currency": cur},
+        )
+    return None
+
+
+def _check_money(payment: Payment, amount_minor: int | None = None) -> None:
+    refusal = _money_refusal(payment, amount_minor)
+    if refusal is not None:
+        raise refusal
 
 
 def _refuse_if_possible_duplicate(payment: Payment, amount_minor: int) -> None:
@@ -160,13 +180,12 @@ def refund_request(
         fields = {"payment_id": payment.pk, "amount_minor": amount_minor, "reason": reason, "note": note}
         try:
             with transaction.atomic():
-                locked = _lock_payment(payment.pk)
+                locked = payment_lock(payment.pk)
                 if key is not None:
                     existing = _existing_for_key(requester=requester, key=key, fields=fields)
                     if existing is not None:
                         return existing
-                _refuse_if_disputed(locked)
-                _refuse_if_exceeds(locked, amount_minor)
+                _check_money(locked, amount_minor)
                 if not confirm_duplicate:
                     _refuse_if_possible_duplicate(locked, amount_minor)
                 due = timezone.now() + timedelta(hours=settings.REFUND_APPROVAL_SLA_HOURS)
@@ -200,11 +219,12 @@ def _existing_for_key(*, requester: Any, key: str, fields: dict[str, Any]) -> Re
 
 def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_state: str | None,
             submit: bool = True) -> Refund:
-    """Approve or reject: payment lock (approve) → refund lock → who may decide → transition + approval row."""
+    """Approve or reject: payment lock (approve) → refund lock → who may decide → the refund invariant
+    (approve, every step) → transition + approval row."""
     reason = (reason or "").strip()
     with refusals_recorded(model=Refund, action=name, actor=actor, case=refund):
         with transaction.atomic():
-            payment = _lock_payment(refund.payment_id) if name == "approve" else None
+            payment = payment_lock(refund.payment_id) if name == "approve" else None
             current = lock_case(Refund, refund.pk)
             refusal = decision_refusal(refund=current, user=actor)
             if refusal is not None:
@@ -213,7 +233,7 @@ def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_stat
             checks: list[Callable[[Any], None]] = [_reason_required(reason, name)]
             kwargs: dict[str, Any] = {}
             if name == "approve":
-                checks.append(lambda case: _refuse_if_disputed(payment))
+                checks.append(lambda case: _check_money(payment))
                 kwargs["needs_second_approval"] = needs_second_approval(refund=current)
 
             def record(case: Refund) -> None:
@@ -255,20 +275,31 @@ def refund_cancel(*, refund: Refund, actor: Any, reason: str = "", expected_stat
                                                                   "currency": refund.currency})
 
 
-def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None) -> Refund:
+def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None,
+                 expected_attempt: int | None = None) -> Refund:
     """A team lead sends a failed refund again (a new PSP idempotency key: the failed attempt stays failed).
 
     Under the payment's lock the refund must still fit in what is refundable and the payment must
-    not be disputed meanwhile.
+    not be disputed meanwhile. A retry is for the submission generation the caller saw
+    (``expected_attempt``, by default ``refund.psp_attempt`` as passed in): when someone else retried
+    it meanwhile — even if that retry has failed again already — this one is refused
+    ``concurrent_change``, so a dozen clicks on one failure send one PSP request.
     """
     reason = (reason or "").strip()
+    seen_attempt = refund.psp_attempt if expected_attempt is None else expected_attempt
+
+    def same_generation(case: Refund) -> None:
+        if case.psp_attempt != seen_attempt:
+            raise ConcurrentChange(f"{case.reference} was retried meanwhile (attempt {case.psp_attempt}): "
+                                   "reload it and decide again.")
+
     with refusals_recorded(model=Refund, action="retry", actor=actor, case=refund):
         with transaction.atomic():
-            payment = _lock_payment(refund.payment_id)
+            payment = payment_lock(refund.payment_id)
             return run_transition(
                 model=Refund, pk=refund.pk, name="retry", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[_reason_required(reason, "retry"), lambda case: _refuse_if_disputed(payment),
-                        lambda case: _refuse_if_exceeds(payment, case.amount_minor)],
+                checks=[_reason_required(reason, "retry"), same_generation,
+                        lambda case: _check_money(payment, case.amount_minor)],
                 after=[_enqueue_submission],
                 context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt),
             )
@@ -298,14 +329,27 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
     current generation again (a retry after a timeout, or a status look-up when the PSP already named
     the refund: ``psp_refund_id`` is then set and the task retrieves instead of creating). None when
     there is nothing to send — also once ``REFUND_PSP_GIVE_UP_HOURS`` have passed since it was sent:
-    the refund is then flagged for the team leads instead of being sent again."""
+    the refund is then flagged for the team leads instead of being sent again.
+
+    Before an ``approved`` refund is sent, the refund invariant is checked again under the payment's
+    lock: a dispute opened, lost or accepted since the approval holds the refund back (it stays
+    ``approved``, flagged for the team leads; the sweeper checks it again, e.g. once the dispute is won).
+    """
+    row = Refund.objects.filter(pk=refund_id).values("payment_id").first()
+    if row is None:
+        return None
     give_up = False
     with transaction.atomic():
+        payment = payment_lock(row["payment_id"])
         try:
             refund = lock_case(Refund, refund_id, nowait=False)
         except NotFound:
             return None
         if refund.state == RefundState.APPROVED:
+            refusal = _money_refusal(payment)
+            if refusal is not None:
+                _hold_submission(refund=refund, refusal=refusal)
+                return None
             refund = run_transition(model=Refund, pk=refund_id, name="submit", actor=CELERY,
                                     expected_state=RefundState.APPROVED, nowait=False,
                                     context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt))
@@ -320,7 +364,6 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
                 Refund.objects.filter(pk=refund_id).update(last_psp_attempt_at=timezone.now())
         else:
             return None
-        payment = Payment.objects.get(pk=refund.payment_id)
     if refund.state == RefundState.PROCESSING and give_up:
         from .psp import refund_flag_needs_attention
 
@@ -343,6 +386,24 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
         attempt=refund.psp_attempt,
         psp_refund_id=refund.psp_refund_id,
     )
+
+
+def _hold_submission(*, refund: Refund, refusal: DomainError) -> None:
+    """An approved refund that no longer fits is not sent: flag it for the team leads (once) and journal why."""
+    if refund.needs_attention_at is not None and refund.attention_reason == refusal.message[:300]:
+        return
+    now = timezone.now()
+    Refund.objects.filter(pk=refund.pk).update(needs_attention_at=now, attention_reason=refusal.message[:300])
+    journal_record(case_type=Refund.CASE_TYPE, case_id=refund.pk, case_reference=refund.reference or "",
+                   transition="submission_held", source=refund.state, target=refund.state, actor=CELERY,
+                   reason=refusal.message, context=_context(refund, code=refusal.code))
+    alert_claim_and_notify(
+        case_type=Refund.CASE_TYPE, case_id=refund.pk, case_reference=refund.reference or "", kind="submission_held",
+        due_at=refund.approved_at or now, offset_days=0, recipients=team_leads(),
+        title=f"{refund.reference}: approved but not sent to the PSP", body=refusal.message,
+        url=reverse("refunds:detail", args=[refund.pk]),
+    )
+    logger.warning("refund_submission_held refund_id=%s code=%s", refund.pk, refusal.code)
 
 
 def refund_record_psp_result(*, refund_id: int, result: RefundResult, attempt: int | None = None,

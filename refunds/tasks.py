@@ -3,8 +3,10 @@
 ``refunds.submit_refund`` is enqueued on commit after approval (and after a team lead's retry).
 It takes the refund ``approved`` → ``processing`` in one transaction, calls the gateway outside
 any transaction and row lock, then records the answer in another transaction. Only
-``GatewayTransientError`` (unknown outcome: timeout, network, PSP 5xx) is retried, with
-exponential backoff and the *same* idempotency key, so a timeout never becomes two refunds.
+``GatewayTransientError`` (unknown outcome: timeout, network, PSP 5xx) and ``ConcurrentChange``
+(the payment was locked by someone else for longer than ``invoices.ledger.PAYMENT_LOCK_TIMEOUT_MS``)
+are retried, with exponential backoff and the *same* idempotency key, so a timeout never becomes
+two refunds.
 After the last retry the refund stays ``processing`` for the sweeper.
 """
 
@@ -19,6 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from backoffice.errors import ConcurrentChange
 from backoffice.gateway import GatewayTransientError, gateway_for
 from backoffice.queueing import enqueue_now
 from backoffice.scheduling import ScanResult, TimeBudget, batch_size
@@ -33,7 +36,7 @@ logger = logging.getLogger("refunds.tasks")
     bind=True,
     name="refunds.submit_refund",
     acks_late=True,
-    autoretry_for=(GatewayTransientError,),
+    autoretry_for=(GatewayTransientError, ConcurrentChange),
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
@@ -72,7 +75,7 @@ def enqueue_submit(refund_id: int) -> bool:
             return True
         except Retry:
             continue
-        except GatewayTransientError:
+        except (GatewayTransientError, ConcurrentChange):
             break  # retries exhausted
     logger.warning("submit_refund_gave_up refund_id=%s: the PSP stayed unavailable; left processing", refund_id)
     return True

@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import json
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
 
 from backoffice.money import MAX_MINOR
+from backoffice.parsing import ParsedSerializerField, parse_amount_minor
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class MinorUnitsField(serializers.Field):
-    """An amount in minor units: a JSON integer (or ASCII digits in a form), never a float (``12.0``),
-    a decimal string or a number beyond 64 bits. Whether it must be positive is the service's rule
-    (it answers with its own code, e.g. ``amount_not_positive``)."""
+@extend_schema_field({"type": "integer", "format": "int64", "maximum": MAX_MINOR})
+class MinorUnitsField(ParsedSerializerField):
+    """An amount in minor units (``backoffice.parsing.parse_amount_minor``): a JSON integer or ASCII
+    digits, never a float (``12.0``), a decimal string or a number beyond 64 bits. Whether it must
+    be positive is the service's rule (it answers with its own code, e.g. ``amount_not_positive``)."""
 
-    default_error_messages = {
-        "invalid": "Send a whole number of minor units, e.g. 1050 for 10.50 USD.",
-        "max_value": "The amount is too large.",
-    }
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            text = data.strip()
-            if not (text.isascii() and text.isdigit() and len(text) <= 19):
-                self.fail("invalid")
-            data = int(text)
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        if abs(data) > MAX_MINOR:
-            self.fail("max_value")
-        return data
-
-    def to_representation(self, value):
-        return value
+    def __init__(self, **kwargs):
+        super().__init__(parse_amount_minor, parser_kwargs={"min_value": None, "max_value": MAX_MINOR}, **kwargs)
 
 
 class PDFRenderer(BaseRenderer):

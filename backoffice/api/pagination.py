@@ -16,6 +16,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from backoffice.errors import InvalidInput
 from backoffice.pagination import KeysetPage, keyset_page, ordering_of
+from backoffice.parsing import InvalidValue, parse_int
 
 MAX_PAGE_DEPTH_ROWS = 10_000
 
@@ -32,8 +33,8 @@ class PagePagination(BasePagination):
         if raw in (None, ""):
             return default
         try:
-            value = int(raw)
-        except ValueError as exc:
+            value = parse_int(raw, field=name)
+        except InvalidValue as exc:
             raise InvalidInput(f"'{name}' must be a whole number.", code="invalid_pagination") from exc
         if value < 1:
             raise InvalidInput(f"'{name}' must be 1 or more.", code="invalid_pagination")

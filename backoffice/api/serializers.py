@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from backoffice.journal.models import JournalEntry
+from backoffice.parsing import IdField
 
 
 class JournalEntrySerializer(serializers.ModelSerializer):
@@ -29,5 +30,5 @@ class CommentInputSerializer(serializers.Serializer):
 
 
 class AssignInputSerializer(serializers.Serializer):
-    assignee = serializers.IntegerField(allow_null=True)
+    assignee = IdField(allow_null=True)
     reason = serializers.CharField(required=False, allow_blank=True, default="")

@@ -15,6 +15,7 @@ from backoffice.accounts.services import api_token_issue
 from backoffice.accounts.twofactor import otp_check, otp_confirmed_device, otp_required_for
 from backoffice.db.routers import use_replica
 from backoffice.errors import InvalidInput, PermissionDenied
+from backoffice.filtering import WindowDateTimeFilter
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.selectors import journal_last_verification
 from backoffice.journal.tasks import verify_incremental
@@ -71,9 +72,10 @@ class TokenView(APIView):
 
 class JournalFilter(df.FilterSet):
     case_type = df.CharFilter(field_name="case_type")
-    actor = df.CharFilter(field_name="actor_label")
-    since = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = df.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    # Like the /audit/ page: any case, a prefix ("spec" finds spec1 and spec2, "system:" every system actor).
+    actor = df.CharFilter(field_name="actor_label", lookup_expr="istartswith", max_length=150)
+    since = WindowDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = WindowDateTimeFilter(field_name="created_at", lookup_expr="lt")
     case_reference = df.CharFilter(field_name="case_reference")
 
     class Meta:

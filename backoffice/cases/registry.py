@@ -27,13 +27,24 @@ class CaseTypeSpec:
     table_class: Any  # django-tables2 Table for the queue page
     transition: Callable[..., Any]  # (*, case_id, name, actor, reason, data) -> case
     detail_url_name: str  # e.g. "disputes:detail"
-    open_states: tuple[str, ...] = ()
+    open_states: tuple[str, ...] = ()  # states with work to do: the queues' "open"
+    # States in which nobody has anything left to do (open-case metrics, handle time); each workflow
+    # names its own, so the core never spells another app's states.
+    final_states: tuple[str, ...] = ()
     # Queue name -> filter. Defaults below cover mine/unassigned/due-soon/overdue/all.
     queue_filters: dict[str, QueueFilter] = field(default_factory=dict)
     due_field: str = "internal_due_at"
+    # Uploads on the case page: None stores a plain attachment; a case type that files them its own way
+    # gives ``(*, case, actor, upload, data) -> message`` (disputes: every file becomes evidence).
+    attach: Callable[..., str] | None = None
     # Extra figures for /dashboard/, so the core shows a case type's reporting without importing it:
     # a callable returning ``[{"name", "title", "definition", "header", "rows"}]`` (rows of cells).
     dashboard_sections: Callable[[], list[dict[str, Any]]] | None = None
+
+    def unfinished_states(self) -> list[str]:
+        """Every state of the model's ``state`` field that is not final, in declaration order."""
+        choices = self.model._meta.get_field("state").choices
+        return [value for value, _ in choices if value not in self.final_states]
 
     def queue(self, name: str, user: Any) -> QuerySet | None:
         """The queryset of queue ``name`` for ``user``, or None when this type has no such queue."""

@@ -30,7 +30,6 @@ from django.utils import timezone
 from backoffice.journal.models import JournalEntry
 
 from .programs import EARLY_WARNING_SHARE, program_for
-from .telemetry import TERMINAL_STATES
 
 OUTCOMES = ("won", "lost", "accepted", "expired")
 LOST_OUTCOMES = ("lost", "accepted", "expired")
@@ -122,8 +121,8 @@ def _outcome_rows(groups: dict[str, dict[str, int]], labels: dict[str, str]) -> 
 
 def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
     Dispute = _model("disputes", "Dispute")
-    from disputes.models import Network, ReasonCategory
-
+    networks = dict(Dispute._meta.get_field("network").choices)
+    categories = dict(_model("disputes", "ReasonCode")._meta.get_field("category").choices)
     qs = Dispute.objects.filter(f.currency_q(), f.in_range("resolved_at"), state__in=OUTCOMES).order_by()
     by_network: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
@@ -131,8 +130,8 @@ def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
                                         .annotate(n=Count("id"))):
         by_network[network][state] += n
         by_category[category][state] += n
-    return {"network": _outcome_rows(by_network, dict(Network.choices)),
-            "category": _outcome_rows(by_category, dict(ReasonCategory.choices))}
+    return {"network": _outcome_rows(by_network, networks),
+            "category": _outcome_rows(by_category, categories)}
 
 
 def dispute_amounts(f: Filters) -> list[dict[str, Any]]:
@@ -315,7 +314,7 @@ def handling(f: Filters) -> dict[str, Any]:
                 per_type[case_type].first_response.append(hours)
                 per_person[(first[4], case_type)].first_response.append(hours)
             claim = next((r for r in chain if r[2] == "claim"), None)
-            done = next((r for r in chain if r[5] in TERMINAL_STATES and r[2] != "created"), None)
+            done = next((r for r in chain if r[5] in spec.final_states and r[2] != "created"), None)
             if claim is not None and done is not None and done[6] >= claim[6]:
                 hours = _hours(done[6] - claim[6])
                 per_type[case_type].handle.append(hours)
@@ -361,12 +360,15 @@ def backlog(*, now: datetime, currency: str | None = None) -> list[dict[str, Any
         qs = model.objects.filter(state__in=open_states(model)).order_by()
         if currency and any(fl.name == "currency" for fl in model._meta.get_fields()):
             qs = qs.filter(currency=currency)
-        counts = []
-        for low, high, label in AGE_BUCKETS:
+        buckets = {}
+        for index, (low, high, _label) in enumerate(AGE_BUCKETS):
             q = Q(created_at__lte=now - timedelta(days=low))
             if high is not None:
                 q &= Q(created_at__gt=now - timedelta(days=high))
-            counts.append({"bucket": label, "count": qs.filter(q).count()})
+            buckets[f"b{index}"] = Count("pk", filter=q)
+        totals = qs.aggregate(**buckets)  # one query per case type, every bucket in it
+        counts = [{"bucket": label, "count": totals[f"b{index}"]}
+                  for index, (_low, _high, label) in enumerate(AGE_BUCKETS)]
         rows.append({"case_type": model.CASE_TYPE, "label": spec.label, "buckets": counts,
                      "total": sum(c["count"] for c in counts)})
     return rows
@@ -458,3 +460,75 @@ def dashboard_figures(f: Filters, *, now: datetime | None = None) -> dict[str, A
         "receivables": receivables(f, now=now),
     }
 
+
+
+# ---- the summary table (refreshed by the periodic task ``insight.refresh_dashboard``) ---------------
+
+SUMMARY_DEFAULT_DAYS = 30
+# A summary older than this is not shown: the page computes its figures instead (the task runs every
+# 5 minutes; three missed runs mean the schedule is broken, and /healthz says so).
+SUMMARY_MAX_AGE = timedelta(minutes=15)
+
+
+def summary_key(f: Filters) -> str:
+    return f"{f.since.isoformat()}:{f.until.isoformat()}:{f.currency or ''}:{getattr(f.tz, 'key', str(f.tz))}"
+
+
+def default_filters(*, now: datetime, tz: Any = None) -> Filters:
+    """The view /dashboard/ opens with: the last 30 local days up to today, every currency."""
+    tz = tz or timezone.get_default_timezone()
+    until = now.astimezone(tz).date()
+    return Filters(since=until - timedelta(days=SUMMARY_DEFAULT_DAYS - 1), until=until, tz=tz)
+
+
+def _to_json(value: Any) -> Any:
+    """Figures → JSON: dates and instants as ISO strings; a monitoring program by its (network, month)."""
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items() if k != "program"}
+    if isinstance(value, list | tuple):
+        return [_to_json(v) for v in value]
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return value
+
+
+def _from_json(data: dict[str, Any]) -> dict[str, Any]:
+    """Back to what ``dashboard_figures`` returns (the fields that are not plain JSON restored)."""
+    fig = dict(data)
+    fig["generated_at"] = datetime.fromisoformat(data["generated_at"])
+    fig["weekly"] = [{**w, "week": date.fromisoformat(w["week"])} for w in data["weekly"]]
+    ratios = []
+    for row in data["ratios"]:
+        month = date.fromisoformat(row["month"])
+        ratios.append({**row, "month": month, "program": program_for(row["network"], month)})
+    fig["ratios"] = ratios
+    return fig
+
+
+def summary_refresh(*, now: datetime | None = None) -> list[str]:
+    """Compute the default view's figures (and the currency list) into ``DashboardSummary``."""
+    import time as time_module
+
+    from .models import DashboardSummary
+
+    now = now or timezone.now()
+    f = default_filters(now=now)
+    started = time_module.monotonic()
+    figures = dashboard_figures(f, now=now)
+    figures["currencies"] = currencies()
+    elapsed = time_module.monotonic() - started
+    key = summary_key(f)
+    DashboardSummary.objects.update_or_create(key=key, defaults={
+        "figures": _to_json(figures), "generated_at": now, "seconds": elapsed})
+    DashboardSummary.objects.filter(generated_at__lt=now - SUMMARY_MAX_AGE).delete()
+    return [key]
+
+
+def summary_read(f: Filters, *, now: datetime | None = None) -> dict[str, Any] | None:
+    """The figures of view ``f`` from the summary table, if a fresh one exists (else None)."""
+    from .models import DashboardSummary
+
+    now = now or timezone.now()
+    row = (DashboardSummary.objects.filter(key=summary_key(f), generated_at__gte=now - SUMMARY_MAX_AGE)
+           .values_list("figures", flat=True).first())
+    return _from_json(row) if row is not None else None

@@ -81,3 +81,20 @@ class TaskRunStat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}: {self.runs} runs, {self.failures} failures"
+
+
+class DashboardSummary(models.Model):
+    """The dashboard's figures for a standard view, computed by the periodic task
+    ``insight.refresh_dashboard`` (``kpis.summary_refresh``); the page reads this row instead of
+    aggregating the case tables and the journal on every request (``kpis.summary_read``)."""
+
+    key = models.CharField(max_length=160, unique=True, help_text="since:until:currency:time zone")
+    figures = models.JSONField(help_text="kpis.dashboard_figures, as JSON (dates as ISO strings).")
+    generated_at = models.DateTimeField()
+    seconds = models.FloatField(default=0, help_text="How long computing the figures took.")
+
+    class Meta:
+        verbose_name_plural = "dashboard summaries"
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.generated_at:%Y-%m-%d %H:%M}"

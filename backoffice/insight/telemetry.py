@@ -7,16 +7,13 @@ from django.db.models import Count
 
 from .registry import business_metric
 
-# States in which nobody has anything left to do; every other state counts as open.
-TERMINAL_STATES = frozenset({
-    "won", "lost", "accepted", "expired", "closed",  # disputes
-    "succeeded", "rejected", "cancelled",  # refunds (and extensions' rejected / cancelled)
-    "fulfilled", "broken",  # extensions
-})
-
 
 def open_states(model) -> list[str]:
-    return [value for value, _ in model._meta.get_field("state").choices if value not in TERMINAL_STATES]
+    """The states of ``model`` that are not final, as its case type registers them."""
+    from backoffice.cases.registry import case_type_for_model
+
+    spec = case_type_for_model(model)
+    return spec.unfinished_states() if spec is not None else []
 
 
 @business_metric("backoffice_open_cases", "Cases not in a terminal state, per case type and state.",
@@ -25,7 +22,7 @@ def open_cases():
     from backoffice.cases.registry import case_types
 
     for spec in case_types():
-        states = open_states(spec.model)
+        states = spec.unfinished_states()
         counts = dict(spec.model.objects.filter(state__in=states).values_list("state")
                       .annotate(n=Count("id")).values_list("state", "n"))
         for state in states:

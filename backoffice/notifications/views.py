@@ -4,6 +4,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from backoffice.parsing import InvalidValue, parse_id
+
 from .selectors import notification_list
 from .services import notification_mark_read
 
@@ -19,7 +21,11 @@ def notifications(request):
 @login_required
 @require_POST
 def notifications_mark_read(request):
-    ids = [int(x) for x in request.POST.getlist("ids") if x.isdigit()]
+    try:
+        ids = [parse_id(x, field="ids") for x in request.POST.getlist("ids")]
+    except InvalidValue as err:
+        messages.error(request, f"{err.message} ({err.code})")
+        return redirect("notifications")
     count = notification_mark_read(user=request.user, ids=ids or None)
     messages.success(request, f"{count} notification(s) marked as read.")
     return redirect("notifications")

@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from backoffice.admin_money import MajorUnitsField, major_initial, money_display, to_minor
 from backoffice.errors import DomainError
+from backoffice.parsing import MAX_AMOUNT_MINOR, InvalidValue, parse_int
 
 from .models import ApprovalLimit, DualApprovalThreshold
 from .services import approval_limit_set, dual_threshold_set
@@ -48,7 +49,10 @@ class ApprovalLimitForm(forms.ModelForm):
             limit = to_minor(self, field="limit_value", currency=currency, positive=False)
         else:
             raw = (cleaned.get("limit_value") or "").strip()
-            limit = int(raw) if raw.isdigit() else None
+            try:
+                limit = parse_int(raw, min_value=0, max_value=MAX_AMOUNT_MINOR)
+            except InvalidValue:
+                limit = None
             if limit is None:
                 self.add_error("limit_value", "A number of days, e.g. 14.")
         if limit is not None:

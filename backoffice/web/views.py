@@ -19,6 +19,7 @@ from backoffice.cases.services import case_assign, case_attachment_add, case_cla
 from backoffice.cases.transitions import available_transitions
 from backoffice.errors import DomainError, InvalidInput
 from backoffice.pagination import OrderKey, keyset_page, ordering_of
+from backoffice.parsing import InvalidValue, parse_id, parse_int, parse_optional_id
 from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 from backoffice.roles.selectors import workers
 
@@ -130,7 +131,7 @@ def queue(request, name: str):
     skip = request.GET.get("skip", "")
     try:
         page = keyset_page(rows, keys=keys, cursor=request.GET.get("cursor") or None, size=PER_PAGE,
-                           skip=int(skip) if skip.isdigit() else 0)
+                           skip=parse_int(skip, field="skip", min_value=0) if skip.strip() else 0)
     except InvalidInput:
         messages.warning(request, "That page link belongs to another sort order or is damaged: "
                                   "showing the first page.")
@@ -211,7 +212,12 @@ def queue_bulk(request, name: str):
     if spec is None:
         messages.error(request, "Unknown case type.")
         return back
-    ids = list(dict.fromkeys(int(x) for x in request.POST.getlist("ids") if x.isdigit()))
+    try:
+        ids = list(dict.fromkeys(parse_id(x, field="ids") for x in request.POST.getlist("ids")))
+        assignee_id = parse_optional_id(request.POST.get("assignee"), field="assignee")
+    except InvalidValue as err:
+        messages.error(request, f"{err.message} ({err.code})")
+        return back
     if len(ids) > BULK_LIMIT:
         messages.error(request, f"Select at most {BULK_LIMIT} cases at a time.")
         return back
@@ -235,9 +241,7 @@ def queue_bulk(request, name: str):
                 case_claim(model=spec.model, pk=pk, actor=request.user)
                 outcome = "Claimed"
             elif action == "assign":
-                raw = request.POST.get("assignee", "")
-                case_assign(model=spec.model, pk=pk, actor=request.user,
-                            assignee_id=int(raw) if raw.isdigit() else None)
+                case_assign(model=spec.model, pk=pk, actor=request.user, assignee_id=assignee_id)
                 outcome = "Assigned"
             else:
                 case = spec.transition(case_id=pk, name=action, actor=request.user, reason=reason,
@@ -294,9 +298,9 @@ def case_claim_view(request, type_key: str, pk: int):
 def case_assign_view(request, type_key: str, pk: int):
     spec = _spec_or_404(type_key)
     _load_case(request, spec, pk)
-    raw = request.POST.get("assignee", "")
     try:
-        case_assign(model=spec.model, pk=pk, actor=request.user, assignee_id=int(raw) if raw.isdigit() else None,
+        assignee_id = parse_optional_id(request.POST.get("assignee"), field="assignee")
+        case_assign(model=spec.model, pk=pk, actor=request.user, assignee_id=assignee_id,
                     reason=request.POST.get("reason", ""))
         messages.success(request, "Assignment updated.")
     except DomainError as err:
@@ -326,14 +330,11 @@ def case_attach_view(request, type_key: str, pk: int):
     if upload is None:
         messages.error(request, "Choose a file to upload.")
         return _detail_redirect(spec, pk)
-    if getattr(spec.model, "UPLOADS_ARE_EVIDENCE", False):
-        # One upload path for disputes: every file is evidence, so it reaches the packet.
-        from disputes.services import evidence_add
-
+    if spec.attach is not None:
+        # The case type files uploads its own way (disputes: every file is evidence, so it reaches the packet).
         try:
-            evidence_add(dispute_id=case.pk, actor=request.user, kind=request.POST.get("kind") or "other",
-                         text=request.POST.get("text", ""), upload=upload)
-            messages.success(request, f"Added {upload.name} as evidence.")
+            done = spec.attach(case=case, actor=request.user, upload=upload, data=request.POST)
+            messages.success(request, done)
         except DomainError as err:
             return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
         return _detail_redirect(spec, pk)

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 
+from django.apps import apps
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.test.utils import override_settings
@@ -58,8 +59,7 @@ def _dispute_event(event_id: str, *, dispute_id: str, charge: str, amount: int, 
 def seed(*, rng: random.Random) -> None:
     if WebhookEvent.objects.filter(psp="stripe", event_id=MARKER).exists():
         return
-    from disputes.models import Dispute
-
+    Dispute = apps.get_model("disputes", "Dispute")
     payment = (Payment.objects.filter(psp="stripe", method="card", network="visa")
                .exclude(Exists(Dispute.objects.filter(payment_id=OuterRef("pk"))))
                .exclude(refunds__isnull=False).order_by("id").first())

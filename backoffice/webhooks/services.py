@@ -21,9 +21,9 @@ from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from backoffice.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, PermissionDenied
+from backoffice.parsing import InvalidValue, parse_datetime_value, parse_json
 from backoffice.roles.predicates import is_team_lead
 
 from .models import (
@@ -57,7 +57,10 @@ class IntakeResult:
 def _from_unix(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return datetime.fromtimestamp(value, tz=UTC)
+    try:
+        return parse_datetime_value(datetime.fromtimestamp(value, tz=UTC), field="created")
+    except (InvalidValue, OverflowError, OSError, ValueError):
+        return None
 
 
 def _ref(value: Any) -> str:
@@ -70,9 +73,9 @@ def _ref(value: Any) -> str:
 def stripe_parse(body: bytes) -> PspEvent:
     """A Stripe event (``{"id": "evt_…", "type", "created", "data": {"object": {…}}}``) → ``PspEvent``."""
     try:
-        event = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The body is not JSON.", code="malformed") from exc
+        event = parse_json(body)
+    except InvalidValue as exc:
+        raise InvalidInput(f"The body is not acceptable JSON ({exc.reason})", code="malformed") from exc
     if not isinstance(event, dict):
         raise InvalidInput("The body is not a Stripe event.", code="malformed")
     data = event.get("data")
@@ -98,13 +101,10 @@ def adyen_item_event(item: dict[str, Any]) -> PspEvent:
     if not psp_reference or not event_code:
         raise InvalidInput("A notification item needs pspReference and eventCode.", code="malformed")
     event_date = str(item.get("eventDate") or "")
-    occurred = None
     try:
-        occurred = parse_datetime(event_date) if event_date else None
-    except ValueError:
+        occurred = parse_datetime_value(event_date, field="eventDate") if event_date else None
+    except InvalidValue:
         occurred = None
-    if occurred is not None and timezone.is_naive(occurred):
-        occurred = timezone.make_aware(occurred, UTC)
     success = str(item.get("success") or "").lower()
     event_id = ":".join([psp_reference, event_code, success, event_date])[:255]
     return PspEvent(psp=Psp.ADYEN, event_id=event_id, type=event_code[:64], occurred_at=occurred or timezone.now(),
@@ -114,9 +114,9 @@ def adyen_item_event(item: dict[str, Any]) -> PspEvent:
 
 def adyen_items(body: bytes) -> list[Any]:
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The body is not JSON.", code="malformed") from exc
+        payload = parse_json(body)
+    except InvalidValue as exc:
+        raise InvalidInput(f"The body is not acceptable JSON ({exc.reason})", code="malformed") from exc
     items = payload.get("notificationItems") if isinstance(payload, dict) else None
     if not isinstance(items, list) or not items:
         raise InvalidInput("The body has no notificationItems.", code="malformed")
@@ -127,7 +127,8 @@ def adyen_items(body: bytes) -> list[Any]:
 
 
 def _headers(headers: Any) -> dict[str, str]:
-    return {str(k): str(v)[:2000] for k, v in dict(headers).items() if str(k).lower() not in KEPT_OUT_HEADERS}
+    return {str(k).replace("\x00", ""): str(v)[:2000].replace("\x00", "") for k, v in dict(headers).items()
+            if str(k).lower() not in KEPT_OUT_HEADERS}  # PostgreSQL's jsonb refuses NUL
 
 
 def _store(*, psp: str, body: bytes, headers: Any, remote_addr: str | None, verdict: str, detail: str = "",

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from backoffice.errors import DomainError
+from backoffice.parsing import InvalidValue, id_or_none, parse_json, parse_page
 from backoffice.roles.predicates import is_team_lead
 from backoffice.web.errors import page_error_response
 
@@ -67,7 +68,7 @@ class _Page(list):
     """A page without COUNT over the whole set: one row more than shown tells whether there is a next."""
 
     def __init__(self, qs, number: str | None) -> None:
-        self.number = int(number) if (number or "").isdigit() and int(number) > 0 else 1
+        self.number = parse_page(number)
         rows = list(qs[(self.number - 1) * PER_PAGE:self.number * PER_PAGE + 1])
         super().__init__(rows[:PER_PAGE])
         self.has_next = len(rows) > PER_PAGE
@@ -105,8 +106,8 @@ def delivery_detail(request, pk: int):
         raise Http404("No such delivery")
     body = delivery.body_text
     try:
-        body = json.dumps(json.loads(body), indent=2, sort_keys=False)
-    except ValueError:
+        body = json.dumps(parse_json(body), indent=2, sort_keys=False)
+    except InvalidValue:
         pass
     return render(request, "webhooks/delivery.html", {
         "delivery": delivery, "body": body, "events": delivery_events(delivery=delivery),
@@ -136,8 +137,8 @@ def event_link(request, pk: int):
     target = redirect("webhooks:inbox")
     text = (request.POST.get("payment") or "").strip()
     payment = None
-    if text.isdigit():
-        payment = Payment.objects.filter(pk=int(text)).first()
+    if id_or_none(text) is not None:
+        payment = Payment.objects.filter(pk=id_or_none(text)).first()
     if payment is None and text:
         payment = Payment.objects.filter(psp_reference=text[:64]).order_by("pk").first()
     if payment is None:

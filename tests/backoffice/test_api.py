@@ -127,6 +127,9 @@ def test_audit_endpoints_for_leads_and_auditors_only(api, auditor, lead, special
     assert api(specialist).get("/api/v1/audit/transitions/").status_code == 403
     rows = api(auditor).get("/api/v1/audit/transitions/?case_type=ticket&actor=spec1").json()["results"]
     assert [r["case_reference"] for r in rows] == [ticket.reference]
+    rows = api(auditor).get("/api/v1/audit/transitions/?case_type=ticket&actor=SPEC").json()["results"]
+    assert [r["case_reference"] for r in rows] == [ticket.reference]  # any case, a prefix, as on /audit/
+    assert api(auditor).get("/api/v1/audit/transitions/?case_type=ticket&actor=lead").json()["results"] == []
     assert api(lead).get("/api/v1/audit/verify/").json()["intact"] is None  # nothing has run yet
     assert api(specialist).post("/api/v1/audit/verify/").status_code == 403
     assert api(auditor).post("/api/v1/audit/verify/").status_code == 202  # runs in-process in tests

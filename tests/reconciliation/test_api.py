@@ -31,7 +31,7 @@ def test_refusals_are_clear_and_write_nothing(api, lead, specialist):
     assert upload(api(specialist), "stripe", content).status_code == 403
     bad = upload(api(lead), "stripe", content.replace(b"100.00", b"1OO.00", 1))
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_file" and bad.json()["errors"][0]["row"] == 2
-    assert upload(api(lead), "paypal", content).json()["code"] == "invalid"
+    assert upload(api(lead), "paypal", content).json()["code"] == "invalid_psp"
     assert not SettlementImport.objects.exists()
     assert upload(api(lead), "stripe", content).status_code == 201
     again = upload(api(lead), "stripe", content)

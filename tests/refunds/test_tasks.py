@@ -5,6 +5,7 @@ from celery.exceptions import Retry
 from django.db import connection
 
 from backoffice.actors import WEBHOOK_STRIPE
+from backoffice.errors import ConcurrentChange
 from backoffice.gateway import GATEWAYS, GatewayTransientError, RefundResult, RefundStatus
 from backoffice.gateway.models import SandboxRefund
 from backoffice.gateway.sandbox import SandboxGateway
@@ -14,27 +15,15 @@ from refunds.services import refund_approve, refund_record_psp_result, refund_re
 from refunds.tasks import enqueue_submit, submit_refund
 
 from .factories import RefundFactory, request_refund
-from .fake_stripe import FakeStripe
 
 
 def reload(refund):
     return Refund.objects.get(pk=refund.pk)
 
 
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.PAYMENT_GATEWAY = "stripe"
-    settings.STRIPE_API_KEY = "sk_test_fake"
-    settings.STRIPE_API_BASE = fake.url
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
-    yield fake
-    fake.stop()
-
-
-def test_the_task_has_an_explicit_name_and_retries_only_transient_psp_errors():
+def test_the_task_has_an_explicit_name_and_retries_only_transient_psp_errors_and_a_busy_payment():
     assert submit_refund.name == "refunds.submit_refund"
-    assert submit_refund.autoretry_for == (GatewayTransientError,)
+    assert submit_refund.autoretry_for == (GatewayTransientError, ConcurrentChange)
     assert submit_refund.acks_late is True
     assert submit_refund.retry_backoff and submit_refund.max_retries >= 3
 
