@@ -22,7 +22,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -284,9 +285,15 @@ class Scheduler(DatabaseScheduler):
     def run_all_now(self) -> list[str]:
         """Run (or send) every enabled schedule at once, in name order, whether due or not; stamps them as run.
         Sends through the app's producer pool, so an unreachable broker fails each send at once."""
+        return self.run_now(self.schedule)
+
+    def run_now(self, names: Iterable[str]) -> list[str]:
+        """Run (or send) the named enabled schedules at once, in name order, whether due or not; stamps them
+        as run. Returns the names that ran (in-process) or were sent."""
         start = len(self.ran)
-        for entry in sorted(self.schedule.values(), key=lambda e: e.name):
-            self.apply_entry(self.reserve(entry))
+        schedule = self.schedule
+        for name in sorted(set(names) & set(schedule)):
+            self.apply_entry(self.reserve(schedule[name]))
         self.sync()
         self._heap = None  # due times changed: rebuild
         return self.ran[start:]
@@ -422,6 +429,20 @@ class ScanResult:
     batches: int = 0
     more: bool = False
     seconds: float = 0.0
+    budget: TimeBudget | None = field(default=None, repr=False, compare=False)
+
+    def out_of_time(self) -> bool:
+        """True (and ``more``: the next run goes on) once the run's time budget is spent."""
+        if self.budget is not None and self.budget.spent:
+            self.more = True
+            return True
+        return False
+
+    def finish(self) -> ScanResult:
+        """Note how long the run took and log it."""
+        if self.budget is not None:
+            self.seconds = self.budget.elapsed
+        return self.log()
 
     def as_dict(self) -> dict[str, Any]:
         return {"acted": self.acted, "skipped": self.skipped, "batches": self.batches, "more": self.more,
