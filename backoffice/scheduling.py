@@ -22,6 +22,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -284,9 +285,15 @@ class Scheduler(DatabaseScheduler):
     def run_all_now(self) -> list[str]:
         """Run (or send) every enabled schedule at once, in name order, whether due or not; stamps them as run.
         Sends through the app's producer pool, so an unreachable broker fails each send at once."""
+        return self.run_now(self.schedule)
+
+    def run_now(self, names: Iterable[str]) -> list[str]:
+        """Run (or send) the named enabled schedules at once, in name order, whether due or not; stamps them
+        as run. Returns the names that ran (in-process) or were sent."""
         start = len(self.ran)
-        for entry in sorted(self.schedule.values(), key=lambda e: e.name):
-            self.apply_entry(self.reserve(entry))
+        schedule = self.schedule
+        for name in sorted(set(names) & set(schedule)):
+            self.apply_entry(self.reserve(schedule[name]))
         self.sync()
         self._heap = None  # due times changed: rebuild
         return self.ran[start:]

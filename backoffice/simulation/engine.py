@@ -5,7 +5,8 @@ The clock starts at ``Config.start`` and advances in steps of ``step_hours``. Be
 simulation plays what people and the PSP do (disputes arriving with realistic due dates, inquiries
 turning into chargebacks, deadlines moved by the PSP, assignments, responses, concessions, wins,
 losses, reopenings at pre-arbitration and arbitration, refunds requested and approved), each at its
-own moment. On each step it then runs every enabled schedule once through ``Scheduler.run_all_now``:
+own moment. On each step it then runs every enabled schedule that is due (as beat would: those of a
+few minutes on every step, a daily one once a simulated day) through ``Scheduler.run_now``:
 in-process, or through the broker on a real Celery worker (prefork, ``acks_late``) during the worker
 phase. Before each round it writes down what the tasks must do at that moment (the oracle); at the
 end it compares that with what happened.
@@ -173,6 +174,7 @@ class Simulation:
         self.approved_refunds: set[int] = set()
         self.user_refusals: Counter[str] = Counter()
         self.rounds = Counter()
+        self.last_sent: dict[str, datetime] = {}  # schedule name -> the simulated moment it was last sent
         self.faults: list[str] = []
         self.packets_left = config.packets
         self.state = None
@@ -395,7 +397,8 @@ class Simulation:
     def on_refund(self, payment: Any) -> None:
         from refunds.services import refund_request
 
-        ending = self.rng.choice([self.rng.randint(0, 99)] * 17 + [13, 57, 66])  # declines, lost answers, pending
+        # the sandbox PSP's special endings: a decline, a lost answer, pending then settled, pending then failed
+        ending = self.rng.choice([self.rng.randint(0, 99)] * 17 + [13, 57, 66, 67])
         amount = min(payment.amount_minor, self.rng.randint(5, 900) * 100 + ending)
         refund = refund_request(payment=payment, requester=self.rng.choice(self.specialists), amount_minor=amount,
                                 reason="billing_error", note="Charged for unused reserved capacity.")
@@ -472,18 +475,32 @@ class Simulation:
         """Every enabled schedule once at ``moment``; which tasks succeeded at it."""
         from backoffice.notifications.models import TaskRunStatus
 
-        tasks = list(scheduler.schedule.values())
+        due = self.due_schedules(scheduler, moment)
         before = dict(TaskRunStatus.objects.values_list("task", "runs")) if via_worker else {}
-        sent = set(scheduler.run_all_now())
+        sent = set(scheduler.run_now(due))
         scheduler.ran.clear()
         if via_worker:
-            names = {e.task for e in tasks if e.name in sent}
+            names = {e.task for e in due.values() if e.name in sent}
             self.wait_for_worker(names, before)
         done = dict(TaskRunStatus.objects.values_list("task", "last_succeeded_at"))
-        result = {e.task: done.get(e.task) == moment for e in tasks}
+        result = {e.task: done.get(e.task) == moment for e in due.values()}
         self.rounds["rounds"] += 1
         self.rounds["tasks that did not run or failed"] += sum(1 for ok in result.values() if not ok)
         return result
+
+    def due_schedules(self, scheduler: Any, moment: datetime) -> dict[str, Any]:
+        """The enabled schedules due at ``moment``, as beat decides: one that has never run, or whose interval
+        has passed since it was last sent (those of a few minutes run on every step, a daily one once a
+        simulated day). Each is stamped as sent at ``moment``, whether or not the send or the run succeeds."""
+        from backoffice.scheduling import schedule_period
+
+        due = {}
+        for name, entry in scheduler.schedule.items():
+            period, last = schedule_period(entry.model), self.last_sent.get(name)
+            if last is None or (period is not None and moment - last >= period):
+                due[name] = entry
+                self.last_sent[name] = moment
+        return due
 
     def wait_for_worker(self, names: set[str], before: dict[str, int], timeout: float = 180.0) -> None:
         from backoffice.notifications.models import TaskRunStatus
@@ -715,6 +732,7 @@ class Simulation:
 
     def verify(self, end: datetime) -> None:
         from backoffice.gateway.models import SandboxRefund
+        from backoffice.gateway.sandbox import DECLINES, SETTLES_FAILED
         from backoffice.journal.models import JournalEntry
         from backoffice.notifications.models import CaseAlert, Notification, OutboxEmail
         from backoffice.simulation.faults import LocalMailSink
@@ -766,10 +784,13 @@ class Simulation:
         r.check({label for _, label in expired_rows} <= {"system:celery"}, "every expiry by system:celery")
         r.check(past_due_open == 0, f"still needing a response after the deadline: {past_due_open}")
         r.add("Notifications and e-mail:")
+        # every kind of alert the tasks claimed (reminders, escalations, and e.g. the daily anomaly check's)
+        kinds = Counter(kind for _, kind, *_rest in alerts)
         expected_notes = sum(len(recipients) for *_rest, recipients in alerts)
-        notes = Notification.objects.filter(kind__in=("reminder", "escalation")).count()
+        notes = Notification.objects.filter(kind__in=set(kinds)).count()
         r.check(notes == expected_notes, f"in-app notifications {notes} for {len(alerts)} alerts "
-                                         f"(expected {expected_notes})")
+                                         f"({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))}; "
+                                         f"expected {expected_notes})")
         delivered = self.state.delivered_mail() if self.state is not None else LocalMailSink.delivered
         per_alert = Counter(item["alert"] for item in delivered)
         with_mail = set(OutboxEmail.objects.filter(alert__isnull=False).values_list("alert_id", flat=True))
@@ -785,8 +806,9 @@ class Simulation:
         submits = Counter(JournalEntry.objects.filter(case_type="refund", transition="submit")
                           .values_list("case_id", flat=True))
         not_final = [ref for _, state, ref, _a in refunds if state not in ("succeeded", "failed")]
+        declined = {*DECLINES, SETTLES_FAILED}  # the sandbox PSP's failing amount endings
         wrongly_failed = [ref for _, state, ref, amount in refunds
-                          if state == "failed" and amount % 100 not in (13, 14)]
+                          if state == "failed" and amount % 100 not in declined]
         states = Counter(state for _, state, _r, _a in refunds)
         r.check(not not_final and not wrongly_failed,
                 f"approved {len(refunds)}: succeeded {states['succeeded']}, declined by the PSP {states['failed']}, "

@@ -34,17 +34,25 @@ ENV_RUN = "BACKOFFICE_SIM_RUN"
 class SimState:
     """The run's keys in Redis (``bo-sim:<run>:…``)."""
 
+    _current: SimState | None = None
+
     def __init__(self, redis_url: str, run: str):
         import redis
 
-        self.run = run
+        self.run, self.url = run, redis_url
         self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
         self.prefix = f"bo-sim:{run}:"
 
     @classmethod
     def from_env(cls) -> SimState | None:
+        """This process's state of the current run (one Redis client per process and run)."""
         url, run = os.environ.get(ENV_REDIS), os.environ.get(ENV_RUN)
-        return cls(url, run) if url and run else None
+        if not (url and run):
+            return None
+        current = cls._current
+        if current is None or current.run != run or current.url != url:
+            current = cls._current = cls(url, run)
+        return current
 
     def key(self, name: str) -> str:
         return self.prefix + name
