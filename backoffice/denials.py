@@ -26,9 +26,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
+from django.db.transaction import TransactionManagementError
 
 from backoffice.actors import actor_label, actor_user_id
 from backoffice.context import current_request_context
@@ -84,7 +85,11 @@ def denial_record(
         message=message[:2000],
         context={**current_request_context(), **(context or {})},
     )
-    _save_outside_transaction(row)
+    try:
+        _save_outside_transaction(row)
+    except (DatabaseError, TransactionManagementError):
+        # The refusal itself still reaches the user; the log line above keeps it for the auditors.
+        logger.exception("denial_not_recorded case_type=%s case_id=%s action=%s", case_type, case_id, action)
 
 
 @dataclass

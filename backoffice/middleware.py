@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from backoffice.parsing import MAX_ID, InvalidValue
 
@@ -63,3 +64,10 @@ class InputBackstopMiddleware:
         if isinstance(exception, InvalidValue):
             return bad_request(request, detail=exception.message, code=exception.code)
         return None
+
+
+def not_found(request, exception=None):
+    """``handler404``: the API's error format under ``/api/`` (a path no route matches), the 404 page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -23,7 +23,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -429,6 +429,20 @@ class ScanResult:
     batches: int = 0
     more: bool = False
     seconds: float = 0.0
+    budget: TimeBudget | None = field(default=None, repr=False, compare=False)
+
+    def out_of_time(self) -> bool:
+        """True (and ``more``: the next run goes on) once the run's time budget is spent."""
+        if self.budget is not None and self.budget.spent:
+            self.more = True
+            return True
+        return False
+
+    def finish(self) -> ScanResult:
+        """Note how long the run took and log it."""
+        if self.budget is not None:
+            self.seconds = self.budget.elapsed
+        return self.log()
 
     def as_dict(self) -> dict[str, Any]:
         return {"acted": self.acted, "skipped": self.skipped, "batches": self.batches, "more": self.more,

@@ -27,3 +27,5 @@ urlpatterns = [
     path("extensions/", include("invoices.urls")),
     path("reconciliation/", include("reconciliation.urls")),
 ]
+
+handler404 = "backoffice.middleware.not_found"

@@ -1,43 +1,60 @@
-"""Demo disputes: ~150 across every state, stage, network and reason category, with evidence.
+"""Demo disputes: ~140 created over the last 90 days, in every state, stage, network and reason category.
 
-``seed(rng=random.Random(seed))`` runs after the demo users and ledger exist. It is idempotent
-(nothing happens once demo disputes exist) and deterministic in every choice it makes; dates are
-placed relative to the time it runs, so the queues always show disputes due within days and
-overdue ones. Rows are inserted in bulk in one transaction, and each dispute's history
-(creation, evidence, transitions) is written with ``journal_record``, so every chain verifies.
+``seed(rng=random.Random(seed))`` runs after the demo users and the ledger exist (``manage.py seed_demo``).
+Each dispute is planned first: its state and stage, the moment of every step (reported, claimed,
+evidence added, submitted, the PSP's outcome, reopened at the next stage …), its network and its
+payment. Then the steps of all disputes are played in time order through the services people and
+the PSPs' webhooks call (``dispute_create``, ``case_claim``, ``evidence_add``,
+``dispute_submit_evidence``, which renders the evidence packet, ``dispute_mark_won`` …) on the demo
+clock (``backoffice.demo``), so dates, journal chains and packets are the ones real work leaves.
+Deterministic for a given day and ledger; idempotent: nothing happens once demo disputes exist.
+
+Networks follow each month's card volume, so every network's chargeback ratio (the dashboard's:
+chargebacks opened ÷ card payments) stays well under 1 %, except a fraud wave on Mastercard in the
+month before this one, near the ECP threshold.
 """
 
 from __future__ import annotations
 
-import hashlib
+import bisect
 import logging
 import random
 import struct
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.files.base import ContentFile
-from django.db import transaction
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Count
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
+from django.utils.html import escape
 
-from backoffice.actors import CELERY, SYSTEM, WEBHOOK_STRIPE
-from backoffice.journal.services import journal_record
+from backoffice.actors import CELERY, SYSTEM, WEBHOOK_ADYEN, WEBHOOK_STRIPE
+from backoffice.cases.services import case_claim
+from backoffice.demo import People, demo_play, demo_start
+from backoffice.insight.programs import program_for
+from backoffice.money import format_minor
+from backoffice.pdf import render_pdf
 from invoices.models import Payment
 
-from .models import (
-    GENERIC_NETWORK,
-    Dispute,
-    DisputeStage,
-    DisputeState,
-    EvidenceItem,
-    ReasonCategory,
-    ReasonCode,
-    Requirement,
-    evidence_upload_to,
+from .models import GENERIC_NETWORK, Dispute, DisputeStage, DisputeState, ReasonCategory, ReasonCode, Requirement
+from .services import (
+    dispute_accept,
+    dispute_close_inquiry,
+    dispute_create,
+    dispute_expire,
+    dispute_mark_lost,
+    dispute_mark_won,
+    dispute_open_chargeback,
+    dispute_propose_accept,
+    dispute_reopen,
+    dispute_submit_evidence,
+    evidence_add,
 )
 
 logger = logging.getLogger(__name__)
@@ -45,30 +62,43 @@ logger = logging.getLogger(__name__)
 DEMO_PREFIX = "dp_demo_"
 NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "unionpay", "other")
 CATEGORIES = tuple(ReasonCategory.values)
+HISTORY_DAYS = 89  # every demo dispute was created in the last 90 days
+MONTHLY_RATIO = (0.0035, 0.0065)  # the share of a network's card payments disputed in a month, drawn per month
+WAVE_SHARE = 0.85  # the fraud wave brings Mastercard's month to this share of the ECP threshold
 
 S, ST = DisputeState, DisputeStage
-# (state, stage, how many): 150 in all, every state and stage present.
+# (state, stage, how many): every state and stage present.
 SCENARIOS: list[tuple[str, str, int]] = [
-    (S.INQUIRY, ST.INQUIRY, 12),
-    (S.CLOSED, ST.INQUIRY, 8),
-    (S.NEEDS_RESPONSE, ST.CHARGEBACK, 39),
-    (S.NEEDS_RESPONSE, ST.PRE_ARBITRATION, 8),
-    (S.NEEDS_RESPONSE, ST.ARBITRATION, 4),
-    (S.UNDER_REVIEW, ST.CHARGEBACK, 20),
-    (S.UNDER_REVIEW, ST.PRE_ARBITRATION, 4),
+    (S.INQUIRY, ST.INQUIRY, 10),
+    (S.CLOSED, ST.INQUIRY, 6),
+    (S.NEEDS_RESPONSE, ST.CHARGEBACK, 32),
+    (S.NEEDS_RESPONSE, ST.PRE_ARBITRATION, 6),
+    (S.NEEDS_RESPONSE, ST.ARBITRATION, 3),
+    (S.UNDER_REVIEW, ST.CHARGEBACK, 16),
+    (S.UNDER_REVIEW, ST.PRE_ARBITRATION, 3),
     (S.UNDER_REVIEW, ST.ARBITRATION, 2),
-    (S.WON, ST.CHARGEBACK, 15),
+    (S.WON, ST.CHARGEBACK, 12),
     (S.WON, ST.PRE_ARBITRATION, 3),
-    (S.WON, ST.ARBITRATION, 2),
-    (S.LOST, ST.CHARGEBACK, 10),
-    (S.LOST, ST.PRE_ARBITRATION, 3),
-    (S.LOST, ST.ARBITRATION, 2),
-    (S.ACCEPTED, ST.CHARGEBACK, 8),
-    (S.ACCEPTED, ST.PRE_ARBITRATION, 2),
-    (S.EXPIRED, ST.CHARGEBACK, 6),
-    (S.EXPIRED, ST.PRE_ARBITRATION, 2),
+    (S.WON, ST.ARBITRATION, 1),
+    (S.LOST, ST.CHARGEBACK, 8),
+    (S.LOST, ST.PRE_ARBITRATION, 2),
+    (S.LOST, ST.ARBITRATION, 1),
+    (S.ACCEPTED, ST.CHARGEBACK, 7),
+    (S.ACCEPTED, ST.PRE_ARBITRATION, 1),
+    (S.EXPIRED, ST.CHARGEBACK, 5),
+    (S.EXPIRED, ST.PRE_ARBITRATION, 1),
 ]
+# The fraud wave: card-testing chargebacks on Mastercard last month, most of them already decided
+# (final states, weighted).
+WAVE: list[tuple[str, int]] = [(S.LOST, 4), (S.ACCEPTED, 3), (S.WON, 2), (S.UNDER_REVIEW, 1)]
 STAGE_ORDER = [ST.CHARGEBACK, ST.PRE_ARBITRATION, ST.ARBITRATION]
+
+OVERRIDE_REASON = "Usage logs are conclusive; submitting without the full checklist."
+ACCEPT_REASONS = ["Amount below the cost of fighting it.",
+                  "Customer confirmed the card was stolen; liability accepted.",
+                  "No usage after the charge; we would not win this one."]
+PROPOSE_REASONS = ["The cardholder never used the account after the charge; we cannot prove usage.",
+                   "Same card as three other fraud disputes this month; the customer confirmed it was stolen."]
 
 EVIDENCE_TEXT = {
     "proof_of_delivery": "Service provisioned on {start}: project {project} with {gpus} GPUs was created and ran "
@@ -101,19 +131,36 @@ EVIDENCE_TEXT = {
 
 
 @dataclass
+
+
+@dataclass
+class _Step:
+    at: datetime
+    action: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class _Plan:
-    payment: Payment
+    index: int
     state: str
     stage: str
-    code: ReasonCode
     created_at: datetime
-    due_at: datetime
+    steps: list[_Step]
     assignee: Any
-    evidence_kinds: list[str]
-    override: bool = False
-    submitted_at: datetime | None = None
-    resolved_at: datetime | None = None
-    history: list[tuple[str, str, str, Any, str]] = field(default_factory=list)  # transition, src, dst, actor, why
+    evidence_kinds: list[str] = field(default_factory=list)
+    complete: bool = True
+    category: str = ""
+    network: str = ""
+    payment: Payment | None = None
+    code: ReasonCode | None = None
+    dispute_id: int | None = None
+    specialist: Any = None
+
+    @property
+    def chargeback(self) -> bool:
+        """Counted in the chargeback ratio: not an inquiry (the dashboard leaves inquiries out)."""
+        return self.stage != ST.INQUIRY
 
 
 def _png(rng: random.Random, width: int = 160, height: int = 60) -> bytes:
@@ -144,28 +191,6 @@ def _usage_csv(rng: random.Random, start: datetime) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _pick_payments(rng: random.Random, count: int) -> list[Payment]:
-    """Card payments, spread so every network appears; at most one demo dispute per payment."""
-    by_network: dict[str, list[Payment]] = {}
-    qs = (Payment.objects.filter(method=Payment.Method.CARD).exclude(network="")
-          .select_related("customer", "invoice").order_by("-captured_at", "id"))
-    for payment in qs[: count * 12]:
-        by_network.setdefault(payment.network, []).append(payment)
-    for payments in by_network.values():
-        rng.shuffle(payments)
-    # Mostly Visa and Mastercard, as in real life, but every network present.
-    weights = {"visa": 45, "mastercard": 30, "amex": 10, "discover": 5, "jcb": 4, "unionpay": 3, "other": 3}
-    chosen: list[Payment] = []
-    for network in NETWORKS:  # at least one of each first
-        if by_network.get(network):
-            chosen.append(by_network[network].pop())
-    while len(chosen) < count and any(by_network.values()):
-        available = [n for n in NETWORKS if by_network.get(n)]
-        network = rng.choices(available, weights=[weights[n] for n in available], k=1)[0]
-        chosen.append(by_network[network].pop())
-    return chosen
-
-
 def _codes(network: str, category: str, catalogue: dict[tuple[str, str], list[ReasonCode]]) -> list[ReasonCode]:
     return (catalogue.get((network, category)) or catalogue.get((GENERIC_NETWORK, category))
             or [c for (n, _), codes in catalogue.items() if n == network for c in codes])
@@ -185,36 +210,90 @@ def _evidence_for(rng: random.Random, code: ReasonCode, completeness: str) -> li
     return kinds
 
 
-def _reporter(payment: Payment):
-    return WEBHOOK_STRIPE if payment.psp == Payment.Psp.STRIPE else SYSTEM
+# ---------------------------------------------------------------- planning: when each step happens
 
 
-def _plan(rng: random.Random, payment: Payment, state: str, stage: str, code: ReasonCode, now: datetime,
-          people: dict[str, Any]) -> _Plan:
-    window = timedelta(days=code.response_days)
+def _days(rng: random.Random, low: float, high: float) -> timedelta:
+    return timedelta(hours=rng.uniform(low * 24, high * 24))
+
+
+def _timeline(rng: random.Random, state: str, stage: str, now: datetime) -> tuple[datetime, list[_Step]]:
+    """The moments of one dispute's life, from the PSP's report to ``state`` at ``stage`` by ``now``."""
+    window = timedelta(days=rng.randint(20, 40))  # the response window the PSP gives
     buffer = timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
-    earliest = payment.captured_at + timedelta(days=1)
-    open_now = state in (S.INQUIRY, S.NEEDS_RESPONSE)
-    if open_now:
+    steps: list[_Step] = []
+    due: datetime | None = None
+    if state in (S.INQUIRY, S.NEEDS_RESPONSE):
         roll = rng.random()
         if state == S.NEEDS_RESPONSE and roll < 0.1:
-            due_in = timedelta(hours=-rng.randint(2, 96))  # past the network deadline: expire-eligible
+            due = now - timedelta(hours=rng.randint(2, 96))  # past the network deadline: expire-eligible
         elif roll < 0.28:
-            due_in = buffer - timedelta(hours=rng.randint(1, 40))  # internal due passed: overdue
+            due = now + buffer - timedelta(hours=rng.randint(1, 40))  # internal due passed: overdue
         elif roll < 0.5:
-            due_in = buffer + timedelta(hours=rng.randint(2, 70))  # internal due within 3 days
+            due = now + buffer + timedelta(hours=rng.randint(2, 70))  # internal due within 3 days
         else:
-            due_in = buffer + timedelta(days=rng.randint(3, 25))
-        due_at = now + due_in
+            due = now + buffer + timedelta(days=rng.randint(3, 25))
+        start = min(due - window, now - _days(rng, 0.2, 3))
+    elif state == S.CLOSED:
+        end = now - _days(rng, 1, 80)
+        start = end - _days(rng, 2, 8)
+        steps.append(_Step(end, "close_inquiry"))
+    elif state == S.UNDER_REVIEW:
+        submitted = now - _days(rng, 0.5, 20)
+        start = submitted - _days(rng, 2, 12)
+        steps.append(_Step(submitted, "submit"))
+    elif state in (S.WON, S.LOST):
+        outcome = now - _days(rng, 1, 70)
+        submitted = outcome - _days(rng, 7, 25)
+        start = submitted - _days(rng, 2, 12)
+        steps += [_Step(submitted, "submit"), _Step(outcome, f"mark_{state}")]
+    elif state == S.ACCEPTED:
+        accepted = now - _days(rng, 1, 85)
+        start = accepted - _days(rng, 1, 10)
+        if rng.random() < 0.4:
+            steps.append(_Step(start + (accepted - start) * 0.7, "propose_accept"))
+        steps.append(_Step(accepted, "accept"))
+    else:  # expired
+        due = now - _days(rng, 2, 60)
+        start = due - window
+        steps.append(_Step(due + timedelta(minutes=rng.randint(5, 180)), "expire"))
+    due = due or start + window
+
+    # Earlier cycles, each decided and then reopened by the issuer at the next stage.
+    cycles = STAGE_ORDER.index(stage) + 1 if stage in STAGE_ORDER else 0
+    first_start, first_due = start, due
+    for _ in range(max(0, cycles - 1)):
+        outcome = first_start - _days(rng, 1, 5)
+        submitted = outcome - _days(rng, 7, 20)
+        earlier_start = submitted - _days(rng, 2, 10)
+        steps += [_Step(submitted, "submit"), _Step(outcome, f"mark_{rng.choice([S.WON, S.LOST])}"),
+                  _Step(first_start, "reopen", {"due_at": first_due})]
+        first_start, first_due = earlier_start, earlier_start + window
+    created, first_stage = first_start, ST.INQUIRY if stage == ST.INQUIRY else ST.CHARGEBACK
+    if cycles and rng.random() < 0.15:  # it began as an inquiry (retrieval request)
+        created, first_stage = first_start - _days(rng, 4, 12), ST.INQUIRY
+        steps.append(_Step(first_start, "open_chargeback", {"due_at": first_due}))
+        first_due = created + window
+    steps.append(_Step(created, "create", {"stage": first_stage, "due_at": first_due}))
+    steps.sort(key=lambda step: step.at)
+    return created, steps
+
+
+def _plan(rng: random.Random, index: int, state: str, stage: str, now: datetime, people: People,
+          created_in: tuple[datetime, datetime] | None = None) -> _Plan | None:
+    """One dispute's plan whose life fits in the last 90 days (and in ``created_in`` when given)."""
+    earliest = now - timedelta(days=HISTORY_DAYS)
+    for _attempt in range(400):
+        created, steps = _timeline(rng, state, stage, now)
+        low, high = created_in or (earliest, now)
+        if low <= created < high and created >= earliest and steps[-1].at <= now - timedelta(minutes=10):
+            break
     else:
-        due_at = now - timedelta(days=rng.randint(3, 60), hours=rng.randint(0, 23))
-    cycles = STAGE_ORDER.index(stage) + 1 if stage in STAGE_ORDER else 1
-    created_at = max(earliest, due_at - window * cycles - timedelta(days=rng.randint(0, 3) if open_now else 5))
-    created_at = min(created_at, now - timedelta(hours=1))
-    specialist = rng.choice(people["specialists"])
+        return None
+    specialist = rng.choice(people.specialists)
     assignee = None
-    if state not in (S.INQUIRY,) or rng.random() < 0.5:
-        assignee = rng.choice(people["specialists"] + [people["lead"]]) if rng.random() < 0.8 else None
+    if state != S.INQUIRY or rng.random() < 0.5:
+        assignee = rng.choice([*people.specialists, people.leads[0]]) if rng.random() < 0.8 else None
     if state == S.NEEDS_RESPONSE:
         completeness = rng.choice(["complete", "partial", "none"])
     elif state in (S.UNDER_REVIEW, S.WON, S.LOST):
@@ -223,131 +302,229 @@ def _plan(rng: random.Random, payment: Payment, state: str, stage: str, code: Re
         completeness = "partial" if rng.random() < 0.4 else "none"
     else:
         completeness = "none" if rng.random() < 0.6 else "partial"
-    kinds = _evidence_for(rng, code, completeness)
-    plan = _Plan(payment=payment, state=state, stage=stage, code=code, created_at=created_at, due_at=due_at,
-                 assignee=assignee, evidence_kinds=kinds)
-    reporter = _reporter(payment)
-    lead = people["lead"]
-
-    if stage == ST.INQUIRY:
-        if state == S.CLOSED:
-            plan.history.append(("close_inquiry", S.INQUIRY, S.CLOSED, specialist,
-                                 "Answered the retrieval request with the invoice; the issuer closed it."))
-            plan.resolved_at = min(now, created_at + timedelta(days=rng.randint(2, 8)))
-        return plan
-
-    if stage == ST.CHARGEBACK and rng.random() < 0.15:
-        plan.history.append(("open_chargeback", S.INQUIRY, S.NEEDS_RESPONSE, reporter,
-                             "The issuer turned the inquiry into a chargeback."))
-    # Earlier cycles that ended in won/lost and were reopened by the issuer.
-    for earlier in STAGE_ORDER[: cycles - 1]:
-        outcome = S.WON if rng.random() < 0.5 else S.LOST
-        plan.history += [
-            ("submit_evidence", S.NEEDS_RESPONSE, S.UNDER_REVIEW, specialist, f"Representment at {earlier}."),
-            (f"mark_{outcome}", S.UNDER_REVIEW, outcome, reporter, f"PSP reported the {earlier} outcome."),
-            ("reopen", outcome, S.NEEDS_RESPONSE, reporter, "The issuer escalated the dispute."),
-        ]
-    incomplete = completeness != "complete"
-    if state in (S.UNDER_REVIEW, S.WON, S.LOST):
-        who, why = specialist, "Evidence complete; submitted before the deadline."
-        if incomplete:
-            who, why, plan.override = lead, "Usage logs are conclusive; submitting without the full checklist.", True
-        plan.history.append(("submit_evidence", S.NEEDS_RESPONSE, S.UNDER_REVIEW, who, why))
-        plan.submitted_at = min(now, due_at - timedelta(days=rng.randint(1, 5)))
-        if state in (S.WON, S.LOST):
-            plan.history.append((f"mark_{state}", S.UNDER_REVIEW, state, reporter, "PSP reported the outcome."))
-            plan.resolved_at = min(now, plan.submitted_at + timedelta(days=rng.randint(5, 30)))
-    elif state == S.ACCEPTED:
-        plan.history.append(("accept", S.NEEDS_RESPONSE, S.ACCEPTED, lead,
-                             rng.choice(["Amount below the cost of fighting it.",
-                                         "Customer confirmed the card was stolen; liability accepted.",
-                                         "No usage after the charge; we would not win this one."])))
-        plan.resolved_at = min(now, created_at + timedelta(days=rng.randint(1, 10)))
-    elif state == S.EXPIRED:
-        plan.history.append(("expire", S.NEEDS_RESPONSE, S.EXPIRED, CELERY, "No response before the deadline."))
-        plan.resolved_at = due_at + timedelta(minutes=5)
+    plan = _Plan(index=index, state=state, stage=stage, created_at=created, steps=steps, assignee=assignee,
+                 specialist=specialist, complete=completeness == "complete")
+    plan.evidence_kinds = [completeness]  # replaced by real kinds once the reason code is known
+    if assignee is not None:
+        plan.steps.insert(1, _Step(created + _days(rng, 0.02, 0.6), "claim"))
+    if state == S.NEEDS_RESPONSE and rng.random() < 0.08:
+        plan.steps.append(_Step(now - _days(rng, 0.05, 0.15), "propose_accept"))
     return plan
 
 
-def _people() -> dict[str, Any] | None:
-    User = get_user_model()
-    users = {u.username: u for u in User.objects.filter(username__in=["specialist", "specialist2", "lead", "lead2"])}
-    specialists = [users[name] for name in ("specialist", "specialist2") if name in users]
-    lead = users.get("lead") or users.get("lead2")
-    if not specialists or lead is None:
-        return None
-    return {"specialists": specialists, "lead": lead}
-
-
-def seed(*, rng: random.Random) -> None:
-    """Create the demo disputes once; a second call changes nothing."""
-    if Dispute.objects.filter(psp_dispute_id__startswith=DEMO_PREFIX).exists():
-        logger.info("demo disputes already present; nothing to do")
+def _evidence_steps(rng: random.Random, plan: _Plan, now: datetime) -> None:
+    """Evidence arrives after the claim, before the first submission or decision (or before now)."""
+    if not plan.evidence_kinds:
+        plan.steps.sort(key=lambda step: step.at)
         return
-    people = _people()
+    after = plan.steps[1].at if plan.assignee is not None else plan.created_at
+    closing = [s.at for s in plan.steps if s.action in ("submit", "close_inquiry", "accept", "expire",
+                                                         "propose_accept")]
+    before = min(closing) if closing else now
+    low, high = after + timedelta(minutes=20), before - timedelta(minutes=20)
+    if high <= low:
+        high = low + timedelta(minutes=len(plan.evidence_kinds))
+    count = len(plan.evidence_kinds)
+    for number, kind in enumerate(plan.evidence_kinds):
+        plan.steps.append(_Step(low + (high - low) * (number + 1) / (count + 1), "evidence", {"kind": kind}))
+    plan.steps.sort(key=lambda step: step.at)
+
+
+# ---------------------------------------------------------------- planning: networks and payments
+
+
+def _month(moment: datetime) -> date:
+    return moment.astimezone(UTC).date().replace(day=1)
+
+
+def _previous_month(month: date) -> date:
+    return (month - timedelta(days=1)).replace(day=1)
+
+
+def _card_volume() -> dict[tuple[str, date], int]:
+    """Card payments per network and calendar month (UTC), as the dashboard counts them."""
+    rows = (Payment.objects.filter(method=Payment.Method.CARD).exclude(network="")
+            .annotate(month=TruncMonth("captured_at", tzinfo=UTC)).values_list("network", "month")
+            .annotate(n=Count("id")).order_by())
+    return {(network, _month(month) if isinstance(month, datetime) else month): n for network, month, n in rows}
+
+
+def _denominator(volume: dict[tuple[str, date], int], network: str, month: date) -> int:
+    program = program_for(network, month)
+    counted = _previous_month(month) if program and program.denominator == "previous_month" else month
+    return volume.get((network, counted), 0)
+
+
+def _assign_networks(rng: random.Random, plans: list[_Plan], volume: dict[tuple[str, date], int]) -> None:
+    """Give each dispute a network: within each month, in proportion to what that network's volume
+    leaves room for at a ratio drawn from ``MONTHLY_RATIO``; the inquiries fill in rare networks."""
+    by_month: dict[date, list[_Plan]] = defaultdict(list)
+    for plan in plans:
+        if plan.chargeback and not plan.network:
+            by_month[_month(plan.created_at)].append(plan)
+    for month, members in sorted(by_month.items()):
+        taken = defaultdict(int)
+        for plan in plans:
+            if plan.network and plan.chargeback and _month(plan.created_at) == month:
+                taken[plan.network] += 1
+        room = {n: int(rng.uniform(*MONTHLY_RATIO) * _denominator(volume, n, month)) - taken[n] for n in NETWORKS}
+        for plan in members:
+            weights = [max(room[n], 0) for n in NETWORKS]
+            if not any(weights):  # the month is full everywhere: Visa takes the rest
+                weights = [1 if n == "visa" else 0 for n in NETWORKS]
+            plan.network = rng.choices(NETWORKS, weights=weights, k=1)[0]
+            room[plan.network] -= 1
+    inquiries = [plan for plan in plans if not plan.chargeback]
+    missing = [n for n in NETWORKS if not any(plan.network == n for plan in plans)]
+    for plan in inquiries:
+        plan.network = missing.pop() if missing else rng.choices(
+            NETWORKS, weights=[sum(v for (n, _), v in volume.items() if n == network) for network in NETWORKS],
+            k=1)[0]
+
+
+def _assign_payments(rng: random.Random, plans: list[_Plan]) -> None:
+    """A card payment of the dispute's network captured 2 to 75 days before it (one dispute per payment)."""
+    pools: dict[str, tuple[list[datetime], list[int]]] = {}
+    for network in NETWORKS:
+        rows = list(Payment.objects.filter(method=Payment.Method.CARD, network=network)
+                    .order_by("captured_at", "id").values_list("captured_at", "id"))
+        pools[network] = ([at for at, _ in rows], [pk for _, pk in rows])
+    used: set[int] = set()
+    chosen: dict[int, int] = {}
+    for plan in plans:
+        times, ids = pools[plan.network]
+        low = bisect.bisect_left(times, plan.created_at - timedelta(days=75))
+        high = bisect.bisect_left(times, plan.created_at - timedelta(days=2))
+        candidates = [pk for pk in ids[low:high] if pk not in used] or \
+            [pk for pk in ids[:high] if pk not in used]
+        if candidates:
+            chosen[plan.index] = rng.choice(candidates)
+            used.add(chosen[plan.index])
+    payments = Payment.objects.select_related("customer", "invoice").in_bulk(list(chosen.values()))
+    for plan in plans:
+        plan.payment = payments.get(chosen.get(plan.index))
+
+
+# ---------------------------------------------------------------- playing the steps through the services
+
+
+def _reporter(payment: Payment) -> Any:
+    return {Payment.Psp.STRIPE: WEBHOOK_STRIPE, Payment.Psp.ADYEN: WEBHOOK_ADYEN}.get(payment.psp, SYSTEM)
+
+
+def _invoice_pdf(plan: _Plan) -> bytes:
+    invoice, customer = plan.payment.invoice, plan.payment.customer
+    return render_pdf(
+        f"<h1>Invoice {escape(invoice.number)}</h1><p>{escape(customer.name)}<br>{escape(customer.email)}</p>"
+        f"<p>Issued {invoice.issued_at:%Y-%m-%d}, due {invoice.due_at:%Y-%m-%d}.</p>"
+        f"<p>Total: {escape(format_minor(invoice.amount_minor, invoice.currency))}</p>"
+        f"<p>Paid by card ending {escape(plan.payment.card_last4 or '0000')} "
+        f"on {plan.payment.captured_at:%Y-%m-%d}.</p>"
+    )
+
+
+def _upload(rng: random.Random, kind: str, plan: _Plan) -> SimpleUploadedFile | None:
+    """Some evidence comes as a file: usage exports (CSV), dashboard screenshots (PNG), invoices (PDF)."""
+    if kind == "invoice" and rng.random() < 0.6:
+        return SimpleUploadedFile(f"{plan.payment.invoice.number}.pdf", _invoice_pdf(plan), "application/pdf")
+    if kind == "usage_logs" and rng.random() < 0.5:
+        return SimpleUploadedFile("usage-export.csv", _usage_csv(rng, plan.payment.invoice.issued_at), "text/csv")
+    if kind in ("usage_logs", "proof_of_delivery") and rng.random() < 0.3:
+        return SimpleUploadedFile("usage-dashboard.png", _png(rng), "image/png")
+    return None
+
+
+def _play(rng: random.Random, plan: _Plan, step: _Step, people: People) -> None:
+    payment = plan.payment
+    reporter = _reporter(payment)
+    lead = people.leads[0]
+    worker = plan.assignee or plan.specialist
+    common = {"dispute_id": plan.dispute_id}
+    action = step.action
+    if action == "create":
+        by_hand = rng.random() < 0.15
+        partial = max(1, int(payment.amount_minor * rng.uniform(0.3, 0.95)))
+        dispute = dispute_create(
+            actor=plan.specialist if by_hand else reporter, payment=payment,
+            amount_minor=payment.amount_minor if rng.random() < 0.8 else partial, currency=payment.currency,
+            network=plan.network, reason_code=plan.code, psp=payment.psp,
+            psp_dispute_id=f"{DEMO_PREFIX}{plan.index:05d}_{rng.randrange(16**8):08x}",
+            due_at=step.data["due_at"], stage=step.data["stage"],
+            reason="Entered by hand from the PSP's e-mail notice." if by_hand else "",
+        )
+        plan.dispute_id = dispute.pk
+    elif action == "claim":
+        case_claim(model=Dispute, pk=plan.dispute_id, actor=plan.assignee)
+    elif action == "evidence":
+        kind = step.data["kind"]
+        evidence_add(**common, actor=worker, kind=kind, text=_evidence_text(rng, kind, plan),
+                     upload=_upload(rng, kind, plan))
+    elif action == "open_chargeback":
+        dispute_open_chargeback(**common, actor=reporter, reason="The issuer turned the inquiry into a chargeback.",
+                                due_at=step.data["due_at"])
+    elif action == "submit":
+        if plan.complete:
+            dispute_submit_evidence(**common, actor=worker, reason="Evidence complete; submitted before the deadline.")
+        else:
+            dispute_submit_evidence(**common, actor=lead, reason=OVERRIDE_REASON, override=True)
+    elif action in ("mark_won", "mark_lost"):
+        outcome = dispute_mark_won if action == "mark_won" else dispute_mark_lost
+        outcome(**common, actor=reporter, reason="The PSP reported the outcome.")
+    elif action == "reopen":
+        dispute_reopen(**common, actor=reporter, reason="The issuer escalated the dispute.",
+                       due_at=step.data["due_at"])
+    elif action == "propose_accept":
+        dispute_propose_accept(**common, actor=plan.specialist, reason=rng.choice(PROPOSE_REASONS))
+    elif action == "accept":
+        dispute_accept(**common, actor=lead, reason=rng.choice(ACCEPT_REASONS))
+    elif action == "expire":
+        dispute_expire(**common, actor=CELERY, reason="No response before the deadline.")
+    elif action == "close_inquiry":
+        dispute_close_inquiry(**common, actor=worker,
+                              reason="Answered the retrieval request with the invoice; the issuer closed it.")
+
+
+def seed(*, rng: random.Random) -> int:
+    """Create the demo disputes once; returns how many were created (0 when they are already there)."""
+    people = demo_start(what="disputes", already_seeded=Dispute.objects.filter(
+        psp_dispute_id__startswith=DEMO_PREFIX).exists())
     if people is None:
-        logger.warning("demo users are missing: run seed_demo (it creates them first)")
-        return
+        return 0
+    volume = _card_volume()
+    if not volume:
+        logger.warning("no card payments in the ledger: seed the demo ledger first")
+        return 0
+    now = timezone.now()
+    slots = [(state, stage) for state, stage, n in SCENARIOS for _ in range(n)]
+    rng.shuffle(slots)
+    plans = [p for index, (state, stage) in enumerate(slots, start=1)
+             if (p := _plan(rng, index, state, stage, now, people)) is not None]
+    wave_month = _previous_month(_month(now))
+    wave_start = datetime.combine(wave_month, datetime.min.time(), tzinfo=UTC)
+    wave_end = datetime.combine(_month(now), datetime.min.time(), tzinfo=UTC)
+    wave_size = round(WAVE_SHARE * 1.5 / 100 * _denominator(volume, "mastercard", wave_month))
+    wave_states = rng.choices([state for state, _ in WAVE], weights=[n for _, n in WAVE], k=wave_size)
+    for number, state in enumerate(wave_states, start=len(slots) + 1):
+        plan = _plan(rng, number, state, ST.CHARGEBACK, now, people, created_in=(wave_start, wave_end))
+        if plan is not None:
+            plan.network, plan.category = "mastercard", ReasonCategory.FRAUD
+            plans.append(plan)
+    _assign_networks(rng, plans, volume)
+    _assign_payments(rng, plans)
     catalogue: dict[tuple[str, str], list[ReasonCode]] = {}
     for code in ReasonCode.objects.order_by("network", "code"):
         catalogue.setdefault((code.network, code.category), []).append(code)
-    total = sum(n for _, _, n in SCENARIOS)
-    payments = _pick_payments(rng, total)
-    if not payments:
-        logger.warning("no card payments in the ledger: seed the demo ledger first")
-        return
-    slots = [(state, stage) for state, stage, n in SCENARIOS for _ in range(n)]
-    rng.shuffle(slots)
-    now = timezone.now()
-    plans: list[_Plan] = []
-    for index, (payment, (state, stage)) in enumerate(zip(payments, slots, strict=False)):
-        category = CATEGORIES[index % len(CATEGORIES)]
-        code = rng.choice(_codes(payment.network, category, catalogue))
-        plans.append(_plan(rng, payment, state, stage, code, now, people))
+    plans = [plan for plan in plans if plan.payment is not None]
+    for number, plan in enumerate(plans):
+        plan.category = plan.category or CATEGORIES[number % len(CATEGORIES)]
+        plan.code = rng.choice(_codes(plan.network, plan.category, catalogue))
+        plan.evidence_kinds = _evidence_for(rng, plan.code, plan.evidence_kinds[0])
+        _evidence_steps(rng, plan, now)
 
-    storage = EvidenceItem._meta.get_field("file").storage
-    stored: list[str] = []
-    try:
-        with transaction.atomic():
-            _write(rng, plans, now, storage, stored, people)
-    except BaseException:
-        for name in stored:
-            storage.delete(name)
-        raise
-    logger.info("demo disputes seeded: %d", len(plans), extra={"disputes": len(plans)})
-
-
-def _write(rng: random.Random, plans: list[_Plan], now: datetime, storage, stored: list[str],
-           people: dict[str, Any]) -> None:
-    buffer = timedelta(hours=settings.DISPUTE_DEADLINE_BUFFER_HOURS)
-    disputes = []
-    for index, plan in enumerate(plans, start=1):
-        payment = plan.payment
-        partial = max(1, int(payment.amount_minor * rng.uniform(0.3, 0.95)))
-        amount = payment.amount_minor if rng.random() < 0.8 else partial
-        disputes.append(Dispute(
-            payment=payment, amount_minor=amount, currency=payment.currency, network=payment.network,
-            reason_code=plan.code, psp=payment.psp,
-            psp_dispute_id=f"{DEMO_PREFIX}{index:05d}_{rng.randrange(16**8):08x}",
-            stage=plan.stage, state=plan.state, assignee=plan.assignee, due_at=plan.due_at,
-            internal_due_at=plan.due_at - buffer, evidence_overridden=plan.override,
-            submitted_at=plan.submitted_at, resolved_at=plan.resolved_at,
-        ))
-    Dispute.objects.bulk_create(disputes, batch_size=500)
-    if any(d.pk is None for d in disputes):
-        ids = dict(Dispute.objects.filter(psp_dispute_id__startswith=DEMO_PREFIX)
-                   .values_list("psp_dispute_id", "pk"))
-        for dispute in disputes:
-            dispute.pk = dispute.id = ids[dispute.psp_dispute_id]
-    for dispute, plan in zip(disputes, plans, strict=True):
-        dispute.reference = Dispute.format_reference(dispute.pk)
-        dispute.created_at = plan.created_at
-    Dispute.objects.bulk_update(disputes, ["reference", "created_at"], batch_size=500)
-
-    for dispute, plan in zip(disputes, plans, strict=True):
-        _history(rng, dispute, plan, now, storage, stored, people)
-
-
+    stopped = demo_play([(step.at, plan.index, step.action, partial(_play, rng, plan, step, people))
+                         for plan in plans for step in plan.steps], what="dispute")
+    logger.info("demo disputes seeded: %d", len(plans), extra={"disputes": len(plans), "stopped": stopped})
+    return len(plans)
 def _evidence_text(rng: random.Random, kind: str, plan: _Plan) -> str:
     payment = plan.payment
     start = payment.invoice.issued_at
@@ -365,51 +542,3 @@ def _evidence_text(rng: random.Random, kind: str, plan: _Plan) -> str:
     return EVIDENCE_TEXT.get(kind, EVIDENCE_TEXT["other"]).format(**facts)
 
 
-def _history(rng: random.Random, dispute: Dispute, plan: _Plan, now: datetime, storage, stored: list[str],
-             people: dict[str, Any]) -> None:
-    reference = dispute.reference
-    starts_as_inquiry = plan.stage == ST.INQUIRY or (plan.history and plan.history[0][0] == "open_chargeback")
-    first_state = S.INQUIRY if starts_as_inquiry else S.NEEDS_RESPONSE
-    creator = _reporter(plan.payment) if rng.random() < 0.85 else rng.choice(people["specialists"])
-
-    def record(transition: str, source: str, target: str, actor: Any, reason: str = "", **context) -> None:
-        journal_record(case_type=Dispute.CASE_TYPE, case_id=dispute.pk, case_reference=reference,
-                       transition=transition, source=source, target=target, actor=actor, reason=reason,
-                       context={"demo": True, **context})
-
-    record("create", "", first_state, creator, "manual entry" if not getattr(creator, "is_system", False) else "",
-           payment_id=plan.payment.pk, amount_minor=dispute.amount_minor, currency=dispute.currency,
-           network=dispute.network, reason_code=plan.code.code, psp=dispute.psp,
-           psp_dispute_id=dispute.psp_dispute_id, stage=ST.INQUIRY if starts_as_inquiry else ST.CHARGEBACK)
-    # Evidence is added while the dispute waits for a response, before the transitions that follow.
-    state = first_state
-    stage = ST.INQUIRY if starts_as_inquiry else ST.CHARGEBACK
-    for number, kind in enumerate(plan.evidence_kinds):
-        data, mime, original = b"", "", ""
-        if kind == "usage_logs" and rng.random() < 0.5:
-            data, mime, original = _usage_csv(rng, plan.payment.invoice.issued_at), "text/csv", "usage-export.csv"
-        elif kind in ("usage_logs", "proof_of_delivery") and rng.random() < 0.3:
-            data, mime, original = _png(rng), "image/png", "usage-dashboard.png"
-        file_name = sha = ""
-        if data:
-            file_name = storage.save(evidence_upload_to(None, original), ContentFile(data))
-            stored.append(file_name)
-            sha = hashlib.sha256(data).hexdigest()
-        item = EvidenceItem.objects.create(
-            dispute=dispute, kind=kind, text=_evidence_text(rng, kind, plan), file=file_name, sha256=sha,
-            mime_type=mime, size=len(data), original_name=original, stage=stage,
-            added_by=plan.assignee or rng.choice(people["specialists"]),
-            created_at=min(now, plan.created_at + timedelta(hours=4 + 6 * number)),
-        )
-        record("add_evidence", state, state, item.added_by, "", evidence_id=item.pk, kind=kind, sha256=sha,
-               mime_type=mime, size=len(data))
-    for transition, source, target, actor, reason in plan.history:
-        context: dict[str, Any] = {}
-        if transition == "submit_evidence":
-            context = {"evidence_override": plan.override and stage == plan.stage,
-                       "evidence_kinds": sorted(set(plan.evidence_kinds)), "packet_sha256": ""}
-        elif transition in ("reopen", "open_chargeback"):
-            stage = ST.CHARGEBACK if transition == "open_chargeback" else STAGE_ORDER[STAGE_ORDER.index(stage) + 1]
-            context = {"stage": stage}
-        record(transition, source, target, actor, reason, **context)
-        state = target

@@ -49,8 +49,7 @@ def send_deadline_reminders_now(*, now: datetime | None = None, limit: int | Non
     1 days before the internal due date by default): to the assignee, or to every team lead."""
     now = now or timezone.now()
     size = batch_size(limit)
-    budget = TimeBudget(budget_seconds)
-    result = ScanResult("disputes.send_deadline_reminders")
+    result = ScanResult("disputes.send_deadline_reminders", budget=TimeBudget(budget_seconds))
     leads = _Leads()
     after = 0
     while True:
@@ -73,11 +72,9 @@ def send_deadline_reminders_now(*, now: datetime | None = None, limit: int | Non
         result.skipped += len(batch) - len(claimed)
         if len(rows) <= size:
             break
-        if budget.spent:
-            result.more = True
+        if result.out_of_time():
             break
-    result.seconds = budget.elapsed
-    return result.log()
+    return result.finish()
 
 
 def escalate_overdue_now(*, now: datetime | None = None, limit: int | None = None,
@@ -85,8 +82,7 @@ def escalate_overdue_now(*, now: datetime | None = None, limit: int | None = Non
     """Escalate, once per internal due date, every dispute still needing a response after it."""
     now = now or timezone.now()
     size = batch_size(limit)
-    budget = TimeBudget(budget_seconds)
-    result = ScanResult("disputes.escalate_overdue")
+    result = ScanResult("disputes.escalate_overdue", budget=TimeBudget(budget_seconds))
     leads = _Leads()
     while True:
         selected, escalated = disputes_escalate_overdue(now=now, limit=size, leads=leads)
@@ -97,11 +93,9 @@ def escalate_overdue_now(*, now: datetime | None = None, limit: int | None = Non
         result.skipped += selected - len(escalated)
         if selected < size:
             break
-        if budget.spent:
-            result.more = True
+        if result.out_of_time():
             break
-    result.seconds = budget.elapsed
-    return result.log()
+    return result.finish()
 
 
 def expire_past_due_now(*, now: datetime | None = None, limit: int | None = None,
@@ -109,8 +103,7 @@ def expire_past_due_now(*, now: datetime | None = None, limit: int | None = None
     """``expire`` (as ``system:celery``) every dispute still needing a response after its network deadline."""
     now = now or timezone.now()
     size = batch_size(limit)
-    budget = TimeBudget(budget_seconds)
-    result = ScanResult("disputes.expire_past_due")
+    result = ScanResult("disputes.expire_past_due", budget=TimeBudget(budget_seconds))
     after = None
     while not result.more:
         rows = disputes_past_due(now=now, after=after, limit=size)
@@ -118,8 +111,7 @@ def expire_past_due_now(*, now: datetime | None = None, limit: int | None = None
             break
         result.batches += 1
         for pk, due_at in rows:
-            if budget.spent:
-                result.more = True
+            if result.out_of_time():
                 break
             after = (due_at, pk)
             try:
@@ -131,8 +123,7 @@ def expire_past_due_now(*, now: datetime | None = None, limit: int | None = None
                 logger.info("expire_skipped dispute_id=%s code=%s", pk, err.code)
         if len(rows) < size:
             break
-    result.seconds = budget.elapsed
-    return result.log()
+    return result.finish()
 
 
 @shared_task(name="disputes.send_deadline_reminders", acks_late=True)

@@ -1,13 +1,18 @@
-"""Demo ledger: ~300 cloud / GPU-marketplace customers, ~3,000 invoices, ~2,600 payments.
+"""Demo ledger of a cloud / GPU marketplace: ~300 business customers billed monthly, ~2,500
+self-serve customers who buy prepaid GPU credit by card, ~40,000 invoices and payments in all.
 
 ``seed_ledger(rng=random.Random(seed))`` is deterministic for a given day (every choice comes
 from ``rng`` and from ``AS_OF``, today at 00:00 UTC) and idempotent (it does nothing once the
 demo customers exist; it writes everything in one transaction, so a failed run leaves nothing).
+The ledger is imported data, not cases: it is written in bulk (``bulk_create``), in one style.
 
-Dates: invoices are issued monthly in the six months before ``ANCHOR`` (three weeks before
-``AS_OF``). Payments are captured up to ``AS_OF``: unpaid invoices due before it are
-``overdue``, the others ``open``, so whenever the demo is seeded it shows open and overdue
-invoices and card payments recent enough to be disputed.
+Dates: business invoices are issued monthly in the six months before ``ANCHOR`` (three weeks
+before ``AS_OF``); ``LONG_HISTORY`` of the oldest customers were billed every month since they
+signed up, up to three years back. Payments are captured up to ``AS_OF``: unpaid invoices due
+before it are ``overdue``, the others ``open``, so whenever the demo is seeded it shows open and
+overdue invoices and card payments recent enough to be disputed. The self-serve top-ups (paid by
+card at once) in the last ``CARD_VOLUME_MONTHS`` months give the card networks the volume a
+payments business has, so the demo's dispute ratios per network look like real ones (well under 1 %).
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ ANCHOR = AS_OF - timedelta(days=21)
 HISTORY_MONTHS = 6
 CUSTOMER_COUNT = 300
 EXTERNAL_ID_PREFIX = "demo-cus-"
+LONG_HISTORY = 12  # business customers billed every month since they signed up (up to LONG_HISTORY_MONTHS)
+LONG_HISTORY_MONTHS = 36
+SELF_SERVE_COUNT = 2500
+SELF_SERVE_PREFIX = "demo-ssc-"
+CARD_VOLUME_MONTHS = 5  # self-serve top-ups in this month and the four before it
+TOP_UPS_PER_MONTH = 3.5  # on average, per self-serve customer
 
 CURRENCIES = ("USD", "EUR", "GBP", "KZT", "AZN", "UZS")
 
@@ -182,6 +193,8 @@ class _Profile:
     billing_day: int
     pay_reliability: float
     instrument: _Instrument
+    prepaid: bool = False  # a self-serve customer: buys credit by card, paid at once
+
 
 
 def _weighted(rng: random.Random, pairs: Iterable[tuple]) -> Any:
@@ -319,10 +332,14 @@ def _line(
     )
 
 
-def _month_starts() -> list[datetime]:
+def _month_starts(until: datetime = ANCHOR, months: int = HISTORY_MONTHS, *, include_current: bool = False) -> list[
+        datetime]:
+    """The first days of the ``months`` calendar months before ``until``'s (or up to it, ``include_current``)."""
     starts = []
-    year, month = ANCHOR.year, ANCHOR.month
-    for _ in range(HISTORY_MONTHS):
+    year, month = until.year, until.month
+    if include_current:
+        month += 1
+    for _ in range(months):
         month -= 1
         if month == 0:
             year, month = year - 1, 12
@@ -333,8 +350,14 @@ def _month_starts() -> list[datetime]:
 def _invoice_drafts(rng: random.Random, customers, profiles, book):
     """Every invoice as (customer index, issued_at, due_at, lines), in issue order."""
     drafts = []
-    for month_start in _month_starts():
-        for index, (customer, profile) in enumerate(zip(customers, profiles, strict=True)):
+    window = _month_starts()
+    oldest = sorted(range(len(customers)), key=lambda i: customers[i].created_at)[:LONG_HISTORY]
+    earlier = _month_starts(window[0], LONG_HISTORY_MONTHS - HISTORY_MONTHS)
+    months = [(m, [i for i in oldest if customers[i].created_at < m]) for m in earlier]
+    months += [(m, range(len(customers))) for m in window]
+    for month_start, indexes in months:
+        for index in indexes:
+            customer, profile = customers[index], profiles[index]
             currency = customer.default_currency
             issued_at = month_start + timedelta(
                 days=profile.billing_day - 1, hours=rng.randint(5, 9), minutes=rng.randint(0, 59)
@@ -384,11 +407,16 @@ def _at_fraction(start: datetime, end: datetime, fraction: float) -> datetime:
 
 def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _References) -> list[Payment]:
     """Decide the invoice's status and paid_at, and return its payments."""
+    if profile.prepaid:  # credit bought by card: captured within a minute of the order
+        paid_at = invoice.issued_at + timedelta(seconds=rng.randint(2, 60))
+        invoice.status, invoice.paid_at = Invoice.Status.PAID, paid_at
+        return [_payment(rng, invoice, profile.instrument, refs, invoice.amount_minor, paid_at)]
     if rng.random() < 0.015:
         invoice.status = Invoice.Status.VOID
         return []
     terms = (invoice.due_at - invoice.issued_at).total_seconds()
-    pays = rng.random() < profile.pay_reliability
+    # Long-history customers settled everything older than the recent months.
+    pays = rng.random() < profile.pay_reliability or invoice.due_at < ANCHOR - timedelta(days=200)
     paid_at = invoice.issued_at + timedelta(seconds=int(rng.uniform(0.05, 1.3) * terms))
     if pays and paid_at < AS_OF:
         parts = _split(rng, invoice.amount_minor) if rng.random() < 0.05 and invoice.amount_minor > 1 else None
@@ -409,23 +437,90 @@ def _settle(rng: random.Random, invoice: Invoice, profile: _Profile, refs: _Refe
     payments = []
     for amount, captured_at in captures:
         instrument = profile.instrument if rng.random() < 0.85 else _instrument(rng, invoice.currency)
-        payments.append(
-            Payment(
-                invoice=invoice,
-                customer_id=invoice.customer_id,
-                psp=instrument.psp,
-                psp_reference=refs.new(instrument.psp, instrument.method),
-                method=instrument.method,
-                method_detail=instrument.method_detail,
-                network=instrument.network,
-                card_last4=instrument.card_last4,
-                amount_minor=amount,
-                currency=invoice.currency,
-                captured_at=captured_at,
-                created_at=captured_at + timedelta(seconds=rng.randint(1, 90)),
-            )
-        )
+        payments.append(_payment(rng, invoice, instrument, refs, amount, captured_at))
     return payments
+
+
+def _payment(rng: random.Random, invoice: Invoice, instrument: _Instrument, refs: _References, amount: int,
+             captured_at: datetime) -> Payment:
+    return Payment(
+        invoice=invoice,
+        customer_id=invoice.customer_id,
+        psp=instrument.psp,
+        psp_reference=refs.new(instrument.psp, instrument.method),
+        method=instrument.method,
+        method_detail=instrument.method_detail,
+        network=instrument.network,
+        card_last4=instrument.card_last4,
+        amount_minor=amount,
+        currency=invoice.currency,
+        captured_at=captured_at,
+        created_at=captured_at + timedelta(seconds=rng.randint(1, 90)),
+    )
+
+
+# Self-serve customers: people and small teams who buy GPU credit by card.
+_FIRST_NAMES = ["Alex", "Maria", "Wei", "Aigerim", "Jonas", "Priya", "Lucas", "Sofia", "Timur", "Emma", "Kenji",
+                "Nodira", "Oliver", "Leyla", "Mateo", "Hana", "Daniel", "Elif", "Noah", "Dilnoza", "Ethan",
+                "Amara", "Ruslan", "Chloe", "Arjun", "Zara", "Felix", "Madina", "Samuel", "Ines"]
+_LAST_NAMES = ["Smith", "Garcia", "Chen", "Nurlanova", "Müller", "Patel", "Martin", "Rossi", "Akhmetov", "Brown",
+               "Tanaka", "Karimova", "Johnson", "Aliyeva", "Lopez", "Kim", "Weber", "Yilmaz", "Davis", "Tashkentova",
+               "Wilson", "Okafor", "Ibragimov", "Dubois", "Sharma", "Khan", "Schmidt", "Sultanova", "Taylor", "Silva"]
+_MAIL_PROVIDERS = ["gmail.example", "outlook.example", "proton.example", "fastmail.example", "icloud.example"]
+# (country, currency, weight)
+_SELF_SERVE_MARKETS = [("US", "USD", 42), ("GB", "GBP", 10), ("DE", "EUR", 9), ("FR", "EUR", 5), ("NL", "EUR", 4),
+                       ("ES", "EUR", 3), ("KZ", "KZT", 12), ("AZ", "AZN", 6), ("UZ", "UZS", 9)]
+# Self-serve cards: more of the smaller networks than the business customers' corporate cards.
+_SELF_SERVE_NETWORKS = {
+    **_NETWORKS,
+    "USD": [("visa", 46), ("mastercard", 28), ("amex", 12), ("discover", 7), ("jcb", 4), ("unionpay", 3)],
+    "EUR": [("visa", 50), ("mastercard", 36), ("amex", 6), ("jcb", 4), ("unionpay", 4)],
+}
+_TOP_UPS_USD = ((10, 20), (25, 30), (50, 25), (100, 15), (250, 7), (500, 3))
+
+
+def _self_serve(rng: random.Random) -> tuple[list[Customer], list[_Profile]]:
+    customers, profiles = [], []
+    for number in range(1, SELF_SERVE_COUNT + 1):
+        country, currency = _weighted(rng, [(m[:2], m[2]) for m in _SELF_SERVE_MARKETS])
+        first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+        mailbox = _slug(f"{first}.{last}") + str(rng.randint(1, 99))
+        customers.append(Customer(
+            name=f"{first} {last}", email=f"{mailbox}@{rng.choice(_MAIL_PROVIDERS)}", country=country,
+            default_currency=currency, external_id=f"{SELF_SERVE_PREFIX}{number:05d}",
+            created_at=AS_OF - timedelta(days=rng.randint(20, 900), minutes=rng.randint(0, 1439)),
+        ))
+        profiles.append(_Profile(
+            size=Decimal(str(round(rng.lognormvariate(-0.18, 0.6), 3))), plan="", usage=(), terms_days=0,
+            billing_day=1, pay_reliability=1.0, prepaid=True,
+            instrument=_instrument(rng, currency, _weighted(rng, _SELF_SERVE_NETWORKS[currency])),
+        ))
+    return customers, profiles
+
+
+def _top_up_drafts(rng: random.Random, customers: list[Customer], profiles: list[_Profile], first_index: int,
+                   book) -> list:
+    """Credit bought by the self-serve customers in the last ``CARD_VOLUME_MONTHS`` months, up to ``AS_OF``."""
+    drafts = []
+    months = _month_starts(AS_OF, CARD_VOLUME_MONTHS, include_current=True)
+    for offset, (customer, profile) in enumerate(zip(customers, profiles, strict=True)):
+        currency = customer.default_currency
+        per_usd = Decimal(book["team"][currency][3]) / Decimal(book["team"]["USD"][3])
+        for month_start in months:
+            end = min(AS_OF, (month_start + timedelta(days=32)).replace(day=1))
+            start = max(month_start, customer.created_at)
+            if start >= end:
+                continue
+            share = (end - start).total_seconds() / (31 * 86400)
+            for _ in range(int(TOP_UPS_PER_MONTH * float(profile.size) * share * rng.uniform(0.5, 1.5)
+                               + rng.random())):
+                issued_at = _at_fraction(start, end, rng.random())
+                usd = _weighted(rng, _TOP_UPS_USD)
+                amount = max(100, int(Decimal(usd) * per_usd) * 100)  # a round amount in the customer's currency
+                line = InvoiceLine(description="Prepaid GPU credit", kind="one_off", quantity=Decimal(1), unit="",
+                                   unit_price_minor=amount, amount_minor=amount)
+                drafts.append((first_index + offset, issued_at, issued_at, [line]))
+    return drafts
 
 
 def _ensure_pks(objects: list, model, key: str) -> None:
@@ -448,10 +543,15 @@ def seed_ledger(*, rng: random.Random) -> None:
     book = _prices()
     with transaction.atomic():
         customers, profiles = _customers(rng)
-        Customer.objects.bulk_create(customers, batch_size=500)
+        drafts = _invoice_drafts(rng, customers, profiles, book)
+        self_serve, self_serve_profiles = _self_serve(rng)
+        drafts += _top_up_drafts(rng, self_serve, self_serve_profiles, len(customers), book)
+        drafts.sort(key=lambda d: (d[1], d[0]))
+        customers += self_serve
+        profiles += self_serve_profiles
+        Customer.objects.bulk_create(customers, batch_size=1000)
         _ensure_pks(customers, Customer, "external_id")
 
-        drafts = _invoice_drafts(rng, customers, profiles, book)
         numbers: dict[int, int] = {}  # year -> last sequence used
         invoices: list[Invoice] = []
         for index, issued_at, due_at, lines in drafts:
@@ -474,7 +574,7 @@ def seed_ledger(*, rng: random.Random) -> None:
         payments: list[Payment] = []
         for invoice, (index, *_rest) in zip(invoices, drafts, strict=True):
             payments += _settle(rng, invoice, profiles[index], refs)
-        Invoice.objects.bulk_create(invoices, batch_size=500)
+        Invoice.objects.bulk_create(invoices, batch_size=1000)
         _ensure_pks(invoices, Invoice, "number")
 
         all_lines = []
@@ -494,6 +594,22 @@ def seed_ledger(*, rng: random.Random) -> None:
         len(payments),
         extra={"customers": len(customers), "invoices": len(invoices), "payments": len(payments)},
     )
+
+
+def ledger_payment_arrives(*, invoice: Invoice, amount_minor: int, captured_at: datetime, reference: str) -> Payment:
+    """A bank transfer for ``invoice`` reaches the imported ledger (written like the rest of it); the
+    invoice is paid once its payments cover it."""
+    payment = Payment(
+        invoice=invoice, customer_id=invoice.customer_id, psp=Payment.Psp.SANDBOX, psp_reference=reference,
+        method=Payment.Method.BANK_TRANSFER, method_detail="wire", amount_minor=amount_minor,
+        currency=invoice.currency, captured_at=captured_at, created_at=captured_at,
+    )
+    with transaction.atomic():
+        Payment.objects.bulk_create([payment])
+        paid = sum(Payment.objects.filter(invoice=invoice).values_list("amount_minor", flat=True))
+        if paid >= invoice.amount_minor:
+            Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=captured_at)
+    return payment
 
 
 def seed(*, rng: random.Random) -> None:

@@ -1,42 +1,41 @@
-"""Demo payment extensions: ~40 promises to pay in every state, on the demo ledger.
+"""Demo payment extensions: ~40 promises to pay in every state, on the demo ledger, through the services.
 
 ``seed(rng=random.Random(seed))`` runs after the ledger, disputes and refunds (``manage.py seed_demo``).
-It is deterministic for a given day (choices come from ``rng`` over invoices in id order, dates
-from today) and idempotent (it does nothing once any extension exists; everything is written in
-one transaction, so a failed run leaves nothing).
+Each promise is planned first (its invoice, new due date, and the moment of every step), then all
+steps are played in time order through ``extension_request``, ``extension_approve``,
+``extension_reject``, ``extension_cancel``, ``case_claim`` and the outcome check the periodic task
+runs (``extension_decide_outcome``), on the demo clock (``backoffice.demo``):
 
-* What happens today goes through the services, exactly as on the pages: requests (some from
-  customers who broke a promise, so they are flagged), approvals within each approver's limit
-  (the invoice's due date moves, dunning pauses), rejections, cancellations, and two promises kept
-  early (a payment arrives, the outcome check fulfils them).
-* What happened in the past months — promises kept and promises broken — cannot be replayed through
-  services that read the clock, so those rows are written directly with their historical dates,
-  each with its full journal chain (``create`` → ``approve`` → ``fulfil`` / ``mark_broken``) in the
-  same transaction; each journal row's context carries ``occurred_at``, the row itself is stamped
-  when the demo was seeded. Their invoices are left as the outcome leaves them: due at the
-  promised date, dunning resumed, unpaid ones overdue.
+* months ago: promises kept (the customer paid before the new due date; the payment arrives in
+  the ledger at that moment) and promises broken (the check found the invoice unpaid after the
+  deadline: dunning resumed, the invoice is overdue again);
+* in the last two days: requests waiting for a decision (customers who broke a promise ask again,
+  and are flagged), approvals within each approver's limit, rejections, cancellations, and two
+  promises kept early.
+
+Deterministic for a given day and ledger; idempotent: nothing happens once any extension exists.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.utils import timezone
 
-from backoffice.actors import CELERY
-from backoffice.cases.services import case_assign_reference, case_claim
-from backoffice.journal.services import journal_record
+from backoffice.cases.services import case_claim
+from backoffice.demo import People, demo_play, demo_start
 
-from .models import Customer, ExtensionState, Invoice, Payment, PaymentExtension, promise_deadline, utc_date
+from .demo import ledger_payment_arrives
+from .models import ExtensionState, Invoice, PaymentExtension, promise_deadline, utc_date
+from .selectors import invoice_paid_minor
 from .services import (
     extension_approve,
     extension_cancel,
-    extension_days,
     extension_decide_outcome,
     extension_reject,
     extension_request,
@@ -44,10 +43,10 @@ from .services import (
 
 logger = logging.getLogger(__name__)
 
-DEMO_USERS = ("specialist", "specialist2", "lead", "lead2")
 HISTORY_BROKEN = 6
 HISTORY_FULFILLED = 6
 REQUESTED = 12
+CLAIMED = 4
 APPROVED = 8
 KEPT_TODAY = 2
 REJECTED = 3
@@ -83,195 +82,150 @@ CANCEL_REASONS = [
 ]
 
 
-def _users() -> dict[str, Any] | None:
-    found = {u.username: u for u in get_user_model().objects.filter(username__in=DEMO_USERS)}
-    return found if len(found) == len(DEMO_USERS) else None
+
+@dataclass
+class _Plan:
+    index: int
+    kind: str
+    invoice: Invoice
+    requester: Any
+    new_due_date: date
+    steps: list[tuple[datetime, str]] = field(default_factory=list)
+    decider: Any = None
+    extension_id: int | None = None
 
 
-def _approver(users: dict[str, Any], requester: Any, days: int, rng: random.Random) -> Any:
-    if days <= 14:
-        candidates = [u for name, u in users.items() if name != requester.username]
-    else:
-        candidates = [users["lead"], users["lead2"]]
+def _hours(rng: random.Random, low: float, high: float) -> timedelta:
+    return timedelta(hours=rng.uniform(low, high))
+
+
+def _approver(people: People, requester: Any, days: int, rng: random.Random) -> Any:
+    """Someone other than the requester whose limit covers ``days`` (specialists up to 14, leads 90)."""
+    candidates = people.workers if days <= 14 else people.leads
     return rng.choice([u for u in candidates if u.pk != requester.pk])
 
 
-def _history(
-    *, invoice: Invoice, new_due_date, requester: Any, approver: Any, outcome: str, requested_at: datetime,
-    approved_at: datetime, closed_at: datetime, rng: random.Random, extra: dict[str, Any],
-) -> PaymentExtension:
-    """A past promise written as rows: the extension in its final state and its journal chain."""
-    deadline = promise_deadline(new_due_date)
-    days = extension_days(original_due_at=invoice.due_at, new_due_date=new_due_date)
-    reason = rng.choice(REQUEST_REASONS)
-    approve_reason = rng.choice(APPROVE_REASONS)
-    extension = PaymentExtension.objects.create(
-        invoice=invoice, new_due_date=new_due_date, original_due_at=invoice.due_at, days_requested=days,
-        reason=reason, requester=requester, decided_by=approver, decided_at=approved_at,
-        decision_reason=approve_reason, closed_at=closed_at, due_at=deadline, state=outcome,
-    )
-    PaymentExtension.objects.filter(pk=extension.pk).update(created_at=requested_at)
-    case_assign_reference(case=extension)
-    ref = {"case_type": PaymentExtension.CASE_TYPE, "case_id": extension.pk, "case_reference": extension.reference}
-    journal_record(**ref, transition="create", source="", target=ExtensionState.REQUESTED, actor=requester,
-                   reason=reason, context={"invoice": invoice.number, "days_requested": days,
-                                           "new_due_date": new_due_date.isoformat(),
-                                           "occurred_at": requested_at.isoformat(), "demo": True})
-    journal_record(**ref, transition="approve", source=ExtensionState.REQUESTED, target=ExtensionState.APPROVED,
-                   actor=approver, reason=approve_reason,
-                   context={"days_requested": days, "invoice_due_before": invoice.due_at.isoformat(),
-                            "invoice_due_after": deadline.isoformat(), "occurred_at": approved_at.isoformat(),
-                            "demo": True})
-    name, reason_text = ("fulfil", "The invoice was paid in full by the end of the new due date (UTC).") \
-        if outcome == ExtensionState.FULFILLED else \
-        ("mark_broken", "The invoice was not paid in full by the end of the new due date (UTC); dunning resumes.")
-    journal_record(**ref, transition=name, source=ExtensionState.APPROVED, target=outcome, actor=CELERY,
-                   reason=reason_text, context={"deadline": deadline.isoformat(),
-                                                "occurred_at": closed_at.isoformat(), "demo": True, **extra})
-    # The invoice as the outcome left it: due at the promised date, dunning not paused.
-    Invoice.objects.filter(pk=invoice.pk).update(due_at=deadline, dunning_paused=False)
-    return extension
-
-
-def _broken_history(rng: random.Random, users: dict[str, Any], now: datetime) -> list[Customer]:
-    """Promises broken in the last months, by customers who still have another unpaid invoice."""
-    cutoff = now - timedelta(days=25)
-    overdue = list(Invoice.objects.filter(status=Invoice.Status.OVERDUE, due_at__lt=cutoff,
-                                          due_at__gte=now - timedelta(days=150)).order_by("pk"))
-    unpaid_by_customer: dict[int, int] = {}
-    for customer_id in Invoice.objects.filter(status__in=[Invoice.Status.OPEN, Invoice.Status.OVERDUE]).values_list(
-            "customer_id", flat=True):
-        unpaid_by_customer[customer_id] = unpaid_by_customer.get(customer_id, 0) + 1
-    candidates = [inv for inv in overdue if unpaid_by_customer.get(inv.customer_id, 0) >= 2]
-    rng.shuffle(candidates)
-    customers: list[Customer] = []
-    for invoice in candidates:
-        if len(customers) == HISTORY_BROKEN:
+def _history(rng: random.Random, people: People, now: datetime, unpaid: list[Invoice]) -> list[_Plan]:
+    """Promises of the last months: broken ones by customers who still owe another invoice, kept ones."""
+    open_count: dict[int, int] = {}
+    for invoice in unpaid:
+        open_count[invoice.customer_id] = open_count.get(invoice.customer_id, 0) + 1
+    past = [inv for inv in unpaid if inv.status == Invoice.Status.OVERDUE
+            and now - timedelta(days=85) <= inv.due_at < now - timedelta(days=25)]
+    rng.shuffle(past)
+    plans: list[_Plan] = []
+    customers: set[int] = set()
+    for invoice in past:
+        broken = sum(p.kind == "broken" for p in plans) < HISTORY_BROKEN
+        if not broken and len(plans) == HISTORY_BROKEN + HISTORY_FULFILLED:
             break
-        if any(c.pk == invoice.customer_id for c in customers):
+        if invoice.customer_id in customers or (broken and open_count[invoice.customer_id] < 2):
             continue
         new_due_date = utc_date(invoice.due_at) + timedelta(days=rng.randint(5, 12))
         deadline = promise_deadline(new_due_date)
         if deadline >= now - timedelta(days=3):
             continue
-        requester = rng.choice([users["specialist"], users["specialist2"]])
-        days = extension_days(original_due_at=invoice.due_at, new_due_date=new_due_date)
-        requested_at = invoice.due_at - timedelta(days=1, hours=rng.randint(1, 8))
-        _history(invoice=invoice, new_due_date=new_due_date, requester=requester,
-                 approver=_approver(users, requester, days, rng), outcome=ExtensionState.BROKEN,
-                 requested_at=requested_at, approved_at=requested_at + timedelta(hours=rng.randint(2, 20)),
-                 closed_at=deadline + timedelta(minutes=rng.randint(1, 15)), rng=rng,
-                 extra={"invoice_status_after": Invoice.Status.OVERDUE})
-        customers.append(invoice.customer)
-    return customers
+        requester = rng.choice(people.workers[:3])
+        requested = invoice.due_at - timedelta(days=1) - _hours(rng, 1, 8)
+        approved = requested + _hours(rng, 2, 20)
+        plan = _Plan(index=len(plans), kind="broken" if broken else "fulfilled", invoice=invoice,
+                     requester=requester, new_due_date=new_due_date,
+                     decider=_approver(people, requester, (new_due_date - utc_date(invoice.due_at)).days, rng))
+        plan.steps = [(requested, "request"), (approved, "approve")]
+        if broken:
+            plan.steps.append((deadline + timedelta(minutes=rng.randint(1, 15)), "check"))
+        else:
+            paid = approved + (deadline - approved) * rng.uniform(0.3, 0.95)
+            plan.steps += [(paid, "pay"), (paid + timedelta(minutes=rng.randint(5, 60)), "check")]
+        plans.append(plan)
+        customers.add(invoice.customer_id)
+    return plans
 
 
-def _fulfilled_history(rng: random.Random, users: dict[str, Any], now: datetime) -> None:
-    """Promises kept: invoices paid after their original due date but by the promised one."""
-    late = [inv for inv in Invoice.objects.filter(status=Invoice.Status.PAID, paid_at__isnull=False).order_by("pk")
-            if timedelta(hours=6) < inv.paid_at - inv.due_at < timedelta(days=45)]
-    for invoice in rng.sample(late, min(HISTORY_FULFILLED, len(late))):
-        new_due_date = max(utc_date(invoice.paid_at) + timedelta(days=rng.randint(0, 3)),
-                           utc_date(invoice.due_at) + timedelta(days=1))
-        requester = rng.choice([users["specialist"], users["specialist2"], users["lead"]])
-        days = extension_days(original_due_at=invoice.due_at, new_due_date=new_due_date)
-        requested_at = invoice.due_at - timedelta(days=1, hours=rng.randint(1, 8))
-        _history(invoice=invoice, new_due_date=new_due_date, requester=requester,
-                 approver=_approver(users, requester, days, rng), outcome=ExtensionState.FULFILLED,
-                 requested_at=requested_at, approved_at=requested_at + timedelta(hours=rng.randint(1, 6)),
-                 closed_at=min(invoice.paid_at + timedelta(minutes=15), now), rng=rng,
-                 extra={"paid_in_full_at": invoice.paid_at.isoformat()})
+def _today(rng: random.Random, people: People, now: datetime, unpaid: list[Invoice], history: list[_Plan]) -> list[
+        _Plan]:
+    """Promises of the last two days: requests, decisions, and two kept at once."""
+    used = {plan.invoice.pk for plan in history}
+    broke = [plan.invoice.customer_id for plan in history if plan.kind == "broken"]
+    recent = [inv for inv in unpaid if inv.pk not in used and inv.due_at >= now - timedelta(days=20)]
+    rng.shuffle(recent)
+    again = [inv for inv in unpaid if inv.pk not in used and inv.customer_id in broke]
+    today = utc_date(now)
+    requesters = people.workers[:3]
+    plans: list[_Plan] = []
+
+    def take(pool: list[Invoice]) -> Invoice | None:
+        for invoice in pool:
+            if invoice.pk not in used:
+                used.add(invoice.pk)
+                return invoice
+        return None
+
+    kinds = (["again"] * 4 + ["requested"] * (REQUESTED - 4) + ["approved"] * APPROVED + ["kept"] * KEPT_TODAY
+             + ["rejected"] * REJECTED + ["cancelled"] * CANCELLED)
+    for kind in kinds:
+        invoice = take(again if kind == "again" else []) or take(recent)
+        if invoice is None:
+            break
+        max_days = rng.choice((10, 14, 30, 60) if kind in ("again", "requested") else (7, 12, 30))
+        current = utc_date(invoice.due_at)
+        earliest = max(current + timedelta(days=1), today)
+        latest = max(earliest, current + timedelta(days=max_days))
+        new_due_date = earliest + timedelta(days=rng.randint(0, (latest - earliest).days))
+        requester = rng.choice(requesters)
+        plan = _Plan(index=len(history) + len(plans), kind="requested" if kind == "again" else kind,
+                     invoice=invoice, requester=requester, new_due_date=new_due_date)
+        if kind in ("again", "requested"):
+            requested = now - _hours(rng, 2, 40)
+            plan.steps = [(requested, "request")]
+            if len(plans) < CLAIMED:
+                plan.steps.append((requested + _hours(rng, 0.2, 1.5), "claim"))
+        else:
+            requested = now - _hours(rng, 20, 48)
+            decided = requested + _hours(rng, 1, 12)
+            action = {"approved": "approve", "kept": "approve", "rejected": "reject", "cancelled": "cancel"}[kind]
+            plan.steps = [(requested, "request"), (decided, action)]
+            days = (new_due_date - current).days
+            plan.decider = requester if kind == "cancelled" else _approver(people, requester, days, rng)
+            if kind == "kept":
+                paid = decided + _hours(rng, 1, 6)
+                plan.steps += [(paid, "pay"), (paid + timedelta(minutes=10), "check")]
+        plans.append(plan)
+    return plans
 
 
-def _request_today(rng: random.Random, invoice: Invoice, requester: Any, *, max_days: int, today) -> PaymentExtension:
-    current = utc_date(invoice.due_at)
-    earliest = max(current + timedelta(days=1), today)
-    latest = max(earliest, current + timedelta(days=max_days))
-    new_due_date = earliest + timedelta(days=rng.randint(0, (latest - earliest).days))
-    return extension_request(actor=requester, invoice=invoice.pk, new_due_date=new_due_date,
-                             reason=rng.choice(REQUEST_REASONS))
-
-
-def _pay_in_full(invoice: Invoice, now: datetime, rng: random.Random) -> None:
-    """The customer kept the promise early: a bank transfer for what was left, the invoice paid."""
-    invoice = Invoice.objects.get(pk=invoice.pk)
-    paid = sum(Payment.objects.filter(invoice=invoice).values_list("amount_minor", flat=True))
-    captured_at = now - timedelta(minutes=rng.randint(20, 240))
-    Payment.objects.create(
-        invoice=invoice, customer_id=invoice.customer_id, psp=Payment.Psp.SANDBOX,
-        psp_reference=f"sbx_ext_demo_{invoice.pk:08d}", method=Payment.Method.BANK_TRANSFER, method_detail="wire",
-        amount_minor=invoice.amount_minor - paid, currency=invoice.currency, captured_at=captured_at,
-    )
-    Invoice.objects.filter(pk=invoice.pk).update(status=Invoice.Status.PAID, paid_at=captured_at)
+def _play(rng: random.Random, plan: _Plan, action: str, at: datetime) -> None:
+    if action == "request":
+        plan.extension_id = extension_request(actor=plan.requester, invoice=plan.invoice.pk,
+                                              new_due_date=plan.new_due_date,
+                                              reason=rng.choice(REQUEST_REASONS)).pk
+    elif action == "claim":
+        case_claim(model=PaymentExtension, pk=plan.extension_id, actor=plan.requester)
+    elif action == "approve":
+        extension_approve(extension_id=plan.extension_id, actor=plan.decider, reason=rng.choice(APPROVE_REASONS))
+    elif action == "reject":
+        extension_reject(extension_id=plan.extension_id, actor=plan.decider, reason=rng.choice(REJECT_REASONS))
+    elif action == "cancel":
+        extension_cancel(extension_id=plan.extension_id, actor=plan.decider, reason=rng.choice(CANCEL_REASONS))
+    elif action == "pay":
+        invoice = Invoice.objects.get(pk=plan.invoice.pk)
+        ledger_payment_arrives(invoice=invoice, amount_minor=invoice.amount_minor - invoice_paid_minor(invoice=invoice),
+                               captured_at=at, reference=f"sbx_ext_demo_{invoice.pk:08d}")
+    elif action == "check":  # what the periodic outcome check (invoices.check_extensions) does at that moment
+        extension_decide_outcome(extension_id=plan.extension_id)
 
 
 def seed_extensions(*, rng: random.Random) -> int:
     """Create the demo extensions once; returns how many were created (0 when already there)."""
-    if PaymentExtension.objects.exists():
-        logger.info("demo extensions already present; nothing to do")
-        return 0
-    users = _users()
-    if users is None or not Invoice.objects.filter(status__in=[Invoice.Status.OPEN, Invoice.Status.OVERDUE]).exists():
-        logger.info("demo extensions skipped: the demo users or the demo ledger are missing")
+    people = demo_start(what="extensions", already_seeded=PaymentExtension.objects.exists())
+    unpaid = list(Invoice.objects.filter(status__in=[Invoice.Status.OPEN, Invoice.Status.OVERDUE]).order_by("pk"))
+    if people is None or not unpaid:
         return 0
     now = timezone.now()
-    today = utc_date(now)
-    with transaction.atomic():
-        broke = _broken_history(rng, users, now)
-        _fulfilled_history(rng, users, now)
-
-        used = set(PaymentExtension.objects.values_list("invoice_id", flat=True))
-        # Recent unpaid invoices first: their promises stay within the approvers' limits.
-        unpaid = [inv for inv in Invoice.objects.filter(
-            status__in=[Invoice.Status.OPEN, Invoice.Status.OVERDUE], due_at__gte=now - timedelta(days=20),
-        ).order_by("pk") if inv.pk not in used]
-        rng.shuffle(unpaid)
-        requesters = [users["specialist"], users["specialist2"], users["lead"]]
-
-        def take(customer_id: int | None = None) -> Invoice | None:
-            for index, invoice in enumerate(unpaid):
-                if customer_id is None or invoice.customer_id == customer_id:
-                    return unpaid.pop(index)
-            return None
-
-        # Customers who broke a promise ask again: their requests are flagged for a closer look.
-        flagged: list[PaymentExtension] = []
-        for customer in broke[:4]:
-            invoice = take(customer.pk) or Invoice.objects.filter(
-                customer=customer, status=Invoice.Status.OVERDUE).exclude(extensions__state__in=[
-                    ExtensionState.REQUESTED, ExtensionState.APPROVED]).order_by("-due_at").first()
-            if invoice is not None:
-                flagged.append(_request_today(rng, invoice, rng.choice(requesters), max_days=20, today=today))
-
-        requested = list(flagged)
-        while len(requested) < REQUESTED and unpaid:
-            requested.append(_request_today(rng, take(), rng.choice(requesters), max_days=rng.choice((10, 14, 30, 60)),
-                                            today=today))
-        for extension in requested[:4]:
-            case_claim(model=PaymentExtension, pk=extension.pk, actor=extension.requester)
-
-        def decided(count: int, decide, reasons: list[str], *, approver_for=None) -> list[PaymentExtension]:
-            done = []
-            for _ in range(count):
-                invoice = take()
-                if invoice is None:
-                    break
-                requester = rng.choice(requesters)
-                extension = _request_today(rng, invoice, requester, max_days=rng.choice((7, 12, 30)), today=today)
-                actor = approver_for(extension) if approver_for else requester
-                done.append(decide(extension_id=extension.pk, actor=actor, reason=rng.choice(reasons)))
-            return done
-
-        def approver_for(extension: PaymentExtension) -> Any:
-            return _approver(users, extension.requester, extension.days_requested, rng)
-
-        approved = decided(APPROVED + KEPT_TODAY, extension_approve, APPROVE_REASONS, approver_for=approver_for)
-        decided(REJECTED, extension_reject, REJECT_REASONS, approver_for=approver_for)
-        decided(CANCELLED, extension_cancel, CANCEL_REASONS)
-        for extension in approved[:KEPT_TODAY]:
-            _pay_in_full(extension.invoice, now, rng)
-            extension_decide_outcome(extension_id=extension.pk, now=now)
-
+    history = _history(rng, people, now, unpaid)
+    plans = history + _today(rng, people, now, unpaid, history)
+    demo_play([(at, plan.index, action, partial(_play, rng, plan, action, at))
+               for plan in plans for at, action in plan.steps], what="extension")
     created = PaymentExtension.objects.count()
     states = dict.fromkeys(ExtensionState.values, 0)
     for state in PaymentExtension.objects.values_list("state", flat=True):
@@ -284,4 +238,3 @@ def seed_extensions(*, rng: random.Random) -> int:
 def seed(*, rng: random.Random) -> None:
     """The entry point ``manage.py seed_demo`` calls."""
     seed_extensions(rng=rng)
-

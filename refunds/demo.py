@@ -1,10 +1,16 @@
-"""Demo refunds: ~150 in every state, created through the services so journals and approvals are real.
+"""Demo refunds: ~150 requested over the last 90 days, in every state, through the services.
 
-``seed(rng=random.Random(seed))`` is deterministic for a given ledger and idempotent per refund
-(each one carries the idempotency key ``demo-refund-NNN`` of its requester; one already there is
-skipped). Payments under a dispute are left alone. The PSP is the sandbox whatever
-``PAYMENT_GATEWAY`` says, and the amounts pick its documented outcomes: ``…13`` / ``…14`` fail,
-``…66`` stays ``processing`` (the PSP answered "pending"), ``…57`` times out once then succeeds.
+``seed(rng=random.Random(seed))`` runs after the ledger and the disputes (payments under a dispute
+are left alone). Each refund is planned first (its payment, amount and the moment of every step:
+requested, approved once or twice, rejected, cancelled), then all steps are played in time order
+through ``refund_request``, ``refund_approve``, ``refund_reject`` and ``refund_cancel`` on the demo
+clock (``backoffice.demo``); an approval sends the refund to the sandbox PSP at that same moment, so
+it succeeds or fails when it would have. Decided refunds are spread over the last 90 days; those
+still waiting for a decision were requested in the last three days. Deterministic for a given day
+and ledger; idempotent: nothing happens once demo refunds exist (each carries the idempotency key
+``demo-refund-NNN`` of its requester). The amounts pick the sandbox's documented outcomes: ``…13`` /
+``…14`` fail, ``…66`` stays ``processing`` (the PSP answered "pending"), ``…57`` times out once then
+succeeds.
 
 Plan (150): 30 pending approval (a few above a lead's limit), 12 pending a second approval (above
 the dual threshold, approved once), 8 approved and not yet submitted, 8 processing, 50 succeeded
@@ -15,13 +21,15 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
-from django.test import override_settings
+from django.utils import timezone
 
-from backoffice.errors import DomainError
+from backoffice.demo import People, demo_play, demo_start
 from backoffice.roles.defaults import DUAL_APPROVAL_THRESHOLD, TEAM_LEAD_REFUND_LIMIT
 from invoices.models import Payment
 
@@ -56,22 +64,8 @@ NOTES = ["Customer wrote in about a double charge.", "GPU cluster outage on the 
          "Wrong plan billed after downgrade.", "Goodwill for a long-standing customer.", ""]
 
 
-@dataclass
-class _People:
-    specialists: list
-    leads: list
-
-
-def _people() -> _People | None:
-    users = {u.username: u for u in get_user_model().objects.filter(
-        username__in=["specialist", "specialist2", "lead", "lead2"])}
-    if len(users) < 4:
-        return None
-    return _People([users["specialist"], users["specialist2"]], [users["lead"], users["lead2"]])
-
-
 def _candidates() -> list[Payment]:
-    qs = Payment.objects.filter(currency__in=list(TEAM_LEAD_REFUND_LIMIT)).select_related("invoice")
+    qs = Payment.objects.filter(currency__in=list(TEAM_LEAD_REFUND_LIMIT))
     Dispute = dispute_model()
     if Dispute is not None:
         qs = qs.exclude(Exists(Dispute.objects.filter(payment_id=OuterRef("pk"))))
@@ -105,59 +99,91 @@ def _amount(rng: random.Random, payment: Payment, kind: str, ending: int | None)
     return amount if low <= amount <= high else None
 
 
-def seed(*, rng: random.Random) -> None:
-    people = _people()
-    if people is None:
-        logger.warning("demo users are missing: run seed_demo (it creates them first)")
-        return
-    slots = [(kind, dual, ending) for kind, n, dual, ending in PLAN for _ in range(n)]
+# When each kind of refund was requested (hours before now) and how long after that it was decided.
+REQUESTED_HOURS_AGO = {"pending_approval": (1, 70), "pending_approval_above_limit": (2, 60),
+                       "pending_second_approval": (10, 60), "approved": (2, 20), "processing": (3, 30)}
+DECIDED_AFTER_HOURS = (1, 40)
+HISTORY_DAYS = 88
+
+
+@dataclass
+class _Plan:
+    index: int
+    kind: str
+    requester: Any
+    payment: Payment
+    amount: int
+    steps: list[tuple[datetime, str]] = field(default_factory=list)
+    refund: Refund | None = None
+
+
+def _schedule(rng: random.Random, kind: str, now: datetime) -> list[tuple[datetime, str]]:
+    """The moments of one refund's life: requested, then each decision."""
+    hours = REQUESTED_HOURS_AGO.get(kind)
+    requested = now - (timedelta(hours=rng.uniform(*hours)) if hours else timedelta(days=rng.uniform(2, HISTORY_DAYS)))
+    steps = [(requested, "request")]
+    if kind.startswith("pending_approval"):
+        return steps
+    first = requested + timedelta(hours=rng.uniform(*DECIDED_AFTER_HOURS))
+    first = min(first, now - timedelta(minutes=30))
+    steps.append((first, {"rejected": "reject", "cancelled": "cancel"}.get(kind, "approve")))
+    if kind in ("succeeded_dual",):
+        steps.append((min(first + timedelta(hours=rng.uniform(1, 24)), now - timedelta(minutes=10)), "approve_second"))
+    return steps
+
+
+def _plans(rng: random.Random, people: People, now: datetime) -> list[_Plan]:
     payments = _candidates()
-    if not payments:
-        logger.warning("no payments in the ledger: seed the demo ledger first")
-        return
     rng.shuffle(payments)
     used: set[int] = set()
-    created = 0
-    with override_settings(PAYMENT_GATEWAY="sandbox"):
-        for index, (kind, _dual, ending) in enumerate(slots):
-            key = f"{KEY_PREFIX}{index:03d}"
-            requester = people.specialists[index % 2]
-            if Refund.objects.filter(requester=requester, idempotency_key=key).exists():
-                continue
-            choice = next(((p, a) for p in payments if p.pk not in used
-                           for a in [_amount(rng, p, kind, ending)] if a is not None), None)
-            if choice is None:
-                logger.info("demo refunds: no payment suits a %s refund; skipped", kind)
-                continue
-            payment, amount = choice
-            used.add(payment.pk)
-            try:
-                _play(rng, kind, index, key, requester, payment, amount, people)
-                created += 1
-            except DomainError as err:
-                logger.warning("demo refund %s (%s) stopped: %s (%s)", key, kind, err.message, err.code)
-    logger.info("demo refunds: %s created", created)
+    plans = []
+    slots = [(kind, ending) for kind, n, _dual, ending in PLAN for _ in range(n)]
+    for index, (kind, ending) in enumerate(slots):
+        steps = _schedule(rng, kind, now)
+        requested = steps[0][0]
+        choice = next(((p, a) for p in payments if p.pk not in used and p.captured_at < requested - timedelta(days=1)
+                       for a in [_amount(rng, p, kind, ending)] if a is not None), None)
+        if choice is None:
+            logger.info("demo refunds: no payment suits a %s refund; skipped", kind)
+            continue
+        used.add(choice[0].pk)
+        plans.append(_Plan(index=index, kind=kind, requester=people.specialists[index % 2], payment=choice[0],
+                           amount=choice[1], steps=steps))
+    return plans
 
 
-def _play(rng: random.Random, kind: str, index: int, key: str, requester, payment: Payment, amount: int,
-          people: _People) -> None:
-    refund = refund_request(
-        payment=payment, requester=requester, amount_minor=amount, reason=rng.choice(RefundReason.values),
-        note=rng.choice(NOTES), idempotency_key=key,
-    )
-    first, second = people.leads[index % 2], people.leads[(index + 1) % 2]
-    if kind.startswith("pending_approval"):
-        return
-    if kind == "rejected":
-        refund_reject(refund=refund, actor=first, reason=rng.choice(REJECT_REASONS))
-        return
-    if kind == "cancelled":
-        canceller = requester if index % 3 else first
-        refund_cancel(refund=refund, actor=canceller, reason="The customer withdrew the request.")
-        return
-    refund = refund_approve(refund=refund, actor=first, reason=rng.choice(APPROVE_REASONS),
-                            submit=kind != "approved")
-    if kind in ("pending_second_approval", "approved"):
-        return
-    if refund.state == "pending_second_approval":
-        refund_approve(refund=refund, actor=second, reason="Second approval: amounts and invoice checked.")
+def _play(rng: random.Random, plan: _Plan, action: str, people: People) -> None:
+    first, second = people.leads[plan.index % 2], people.leads[(plan.index + 1) % 2]
+    if action == "request":
+        plan.refund = refund_request(
+            payment=plan.payment, requester=plan.requester, amount_minor=plan.amount,
+            reason=rng.choice(RefundReason.values), note=rng.choice(NOTES),
+            idempotency_key=f"{KEY_PREFIX}{plan.index:03d}",
+        )
+    elif action == "reject":
+        refund_reject(refund=plan.refund, actor=first, reason=rng.choice(REJECT_REASONS))
+    elif action == "cancel":
+        canceller = plan.requester if plan.index % 3 else first
+        refund_cancel(refund=plan.refund, actor=canceller, reason="The customer withdrew the request.")
+    elif action == "approve":
+        refund_approve(refund=plan.refund, actor=first, reason=rng.choice(APPROVE_REASONS),
+                       submit=plan.kind != "approved")
+    elif action == "approve_second":
+        refund_approve(refund=plan.refund, actor=second, reason="Second approval: amounts and invoice checked.")
+
+
+def seed(*, rng: random.Random) -> int:
+    """Create the demo refunds once; returns how many were created (0 when they are already there)."""
+    people = demo_start(what="refunds", already_seeded=Refund.objects.filter(
+        idempotency_key__startswith=KEY_PREFIX).exists())
+    if people is None:
+        return 0
+    now = timezone.now()
+    plans = _plans(rng, people, now)
+    if not plans:
+        logger.warning("no payments in the ledger: seed the demo ledger first")
+        return 0
+    stopped = demo_play([(at, plan.index, action, partial(_play, rng, plan, action, people))
+                         for plan in plans for at, action in plan.steps], what="refund")
+    logger.info("demo refunds seeded: %d", len(plans), extra={"refunds": len(plans), "stopped": stopped})
+    return len(plans)

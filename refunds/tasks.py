@@ -89,8 +89,7 @@ def sweep_processing_now(*, now: datetime | None = None, limit: int | None = Non
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.REFUND_SWEEP_AFTER_MINUTES)
     size = batch_size(limit)
-    budget = TimeBudget(budget_seconds)
-    result = ScanResult("refunds.sweep_processing")
+    result = ScanResult("refunds.sweep_processing", budget=TimeBudget(budget_seconds))
     for stuck in (Q(state=RefundState.APPROVED, updated_at__lt=cutoff),
                   Q(state=RefundState.PROCESSING, last_psp_attempt_at__lt=cutoff, needs_attention_at__isnull=True)):
         after = 0
@@ -100,8 +99,7 @@ def sweep_processing_now(*, now: datetime | None = None, limit: int | None = Non
                 break
             result.batches += 1
             for refund_id in ids:
-                if budget.spent:
-                    result.more = True
+                if result.out_of_time():
                     break
                 after = refund_id
                 if not enqueue_submit(refund_id):
@@ -112,8 +110,7 @@ def sweep_processing_now(*, now: datetime | None = None, limit: int | None = Non
                 break
         if result.more:
             break
-    result.seconds = budget.elapsed
-    return result.log()
+    return result.finish()
 
 
 @shared_task(name="refunds.sweep_processing", acks_late=True)

@@ -108,7 +108,8 @@ class PagePagination(BasePagination):
              "description": "Opaque position from a 'next' or 'previous' link (keyset pagination)."},
             {"name": "page", "required": False, "in": "query", "schema": {"type": "integer", "minimum": 1},
              "description": f"Page number, for pages within the first {MAX_PAGE_DEPTH_ROWS:,} rows."},
-            {"name": "page_size", "required": False, "in": "query", "schema": {"type": "integer", "maximum": 100}},
+            {"name": "page_size", "required": False, "in": "query", "schema": {"type": "integer", "minimum": 1},
+             "description": f"Rows a page (default {self.page_size}), capped at {self.max_page_size}."},
         ]
 
 

@@ -255,6 +255,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backoffice.api.schema.document_refusals",
+    ],
 }
 
 # Sign-in and sessions (backoffice/accounts). Tokens: hashed, expiring. Lockout: django-axes on the

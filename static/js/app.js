@@ -162,7 +162,8 @@
         case "j": event.preventDefault(); move(1); break;
         case "k": event.preventDefault(); move(-1); break;
         case "o": case "Enter":
-          if (row && event.target === doc.body) {
+          /* j/k focus the row's link: Enter then follows it natively, o opens it from anywhere. */
+          if (row && (event.key === "o" || event.target === doc.body)) {
             var link = row.querySelector("a");
             if (link) { event.preventDefault(); link.click(); }
           }

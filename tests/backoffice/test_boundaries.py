@@ -29,10 +29,9 @@ IMPORT_EXCEPTIONS = {
     "backoffice/simulation/engine.py",
     "backoffice/notifications/management/commands/simulate_operations.py",
 }
-# Demo seeding that still writes finished cases as rows with hand-written journal chains instead of
-# playing them through the services (issue 16: the demo is being moved onto the services, after
-# which these entries can go).
-STATE_WRITE_EXCEPTIONS = {"disputes/demo.py", "invoices/demo_extensions.py"}
+# Nothing may write a case's state around the transition service (the demo plays its cases through
+# the services on a clock of the past: backoffice/demo.py).
+STATE_WRITE_EXCEPTIONS: set[str] = set()
 # Creating a case in a given state is a creation service's job (journaled as ``create``).
 CREATION_MODULES = {"disputes/services.py", "refunds/services.py", "invoices/services.py",
                     "reconciliation/services.py", "reconciliation/matching.py",

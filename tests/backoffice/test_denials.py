@@ -105,3 +105,22 @@ def test_a_refused_admin_action_is_recorded_once(client, superuser_lead):
                                            "index": 0, "confirm": "yes", "reason": "Mine, approved by me"})
 
     assert denied(case_id=refund.pk) == [("approve", "self_approval_forbidden")]
+
+
+def test_a_denial_that_cannot_be_written_leaves_the_refusal_intact(lead, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    import backoffice.denials
+
+    refund = request_refund(requester=lead)
+
+    def database_gone(row):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(backoffice.denials, "_save_outside_transaction", database_gone)
+    with pytest.raises(PermissionDenied) as refused:
+        refund_approve(refund=refund, actor=lead, reason="My own, approved by me")
+
+    assert refused.value.code == "self_approval_forbidden"
+    assert any("denial_not_recorded" in r.getMessage() for r in caplog.records)
+    assert Refund.objects.get(pk=refund.pk).state == "pending_approval"

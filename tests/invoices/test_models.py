@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from backoffice.errors import InvalidInput
-from invoices.demo import AS_OF, seed_ledger
-from invoices.models import Customer, Invoice, InvoiceLine, Payment
+from invoices.demo import AS_OF
+from invoices.models import Invoice, InvoiceLine, Payment
 from invoices.selectors import invoice_list, invoice_paid_minor, payment_list
 from invoices.services import InvoiceLineInput, invoice_create
 
@@ -260,56 +259,6 @@ def test_list_selectors_filter_and_join_what_lists_show(django_assert_num_querie
     assert [p[0] for p in payments] == ["ch_3Amex"]
     with pytest.raises(InvalidInput):
         invoice_list(filters={"status": "nonsense"})
-
-
-# --- demo ledger -------------------------------------------------------------------------------
-
-
-def ledger_counts() -> tuple[int, int, int, int]:
-    return (
-        Customer.objects.count(),
-        Invoice.objects.count(),
-        InvoiceLine.objects.count(),
-        Payment.objects.count(),
-    )
-
-
-def test_demo_seed_is_idempotent():
-    # Given a seeded ledger
-    seed_ledger(rng=random.Random(2026))
-    counts = ledger_counts()
-
-    # When seeding again with the same seed (or another)
-    seed_ledger(rng=random.Random(2026))
-    seed_ledger(rng=random.Random(1))
-
-    # Then nothing changed
-    assert ledger_counts() == counts
-
-
-def test_demo_seed_looks_like_a_real_ledger():
-    seed_ledger(rng=random.Random(2026))
-
-    customers, invoices, _lines, payments = ledger_counts()
-    assert customers == 300
-    assert 2700 <= invoices <= 3300
-    assert 2300 <= payments <= 3000
-    statuses = set(Invoice.objects.values_list("status", flat=True))
-    assert {"paid", "open", "overdue"} <= statuses
-    assert Invoice.objects.filter(status="paid").count() > invoices / 2
-    assert set(Customer.objects.values_list("default_currency", flat=True)) == {
-        "USD", "EUR", "GBP", "KZT", "AZN", "UZS"
-    }  # fmt: skip
-    networks = set(Payment.objects.filter(method="card").values_list("network", flat=True))
-    assert {"visa", "mastercard", "amex", "discover", "jcb", "unionpay"} <= networks
-    assert Payment.objects.filter(method="local", method_detail="kaspi", currency="KZT").exists()
-    assert Payment.objects.filter(method="local", method_detail__in=["payme", "click"], currency="UZS").exists()
-    # Card payments recent enough to dispute, and open invoices not yet due.
-    assert Payment.objects.filter(method="card", captured_at__gte=AS_OF - timedelta(days=60)).count() > 100
-    assert Invoice.objects.filter(status="open", due_at__gte=AS_OF).exists()
-    # Paid invoices are paid in full by their payments.
-    paid = Invoice.objects.filter(status="paid").annotate(paid=Sum("payments__amount_minor"))
-    assert all(row.paid == row.amount_minor and row.paid_at for row in paid)
 
 
 def test_selector_filters_accept_plain_python_values():

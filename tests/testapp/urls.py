@@ -7,3 +7,4 @@ urlpatterns = [
     path("api/v1/", include("tests.testapp.api")),
     path("", include("backoffice.urls")),
 ]
+handler404 = "backoffice.middleware.not_found"

@@ -1,6 +1,8 @@
 """Seed deterministic demo data: the demo users, the ledger, then each workflow's cases.
 
-Running it twice changes nothing: each part checks for its own marker rows first.
+The ledger is written in bulk (it is imported data); every case is played through the services on
+a clock set to when each of its steps happened (``backoffice.demo``). Running it twice changes
+nothing: each part checks for its own marker rows first.
 """
 
 from __future__ import annotations
@@ -13,16 +15,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-DEMO_PASSWORD = "demo"  # noqa: S105 - demo data only, documented in the README
-DEMO_USERS = [
-    # username, groups, superuser
-    ("specialist", ["billing_specialist"], False),
-    ("specialist2", ["billing_specialist"], False),
-    ("lead", ["team_lead"], False),
-    ("lead2", ["team_lead"], False),
-    ("auditor", ["finance_auditor"], False),
-    ("admin", ["team_lead"], True),
-]
+from backoffice.demo import DEMO_PASSWORD, DEMO_USERS
+
 # Each module has ``seed(*, rng: random.Random) -> None``; missing modules are skipped.
 SEED_MODULES = ["invoices.demo", "disputes.demo", "refunds.demo", "invoices.demo_extensions",
                 "backoffice.webhooks.demo"]
