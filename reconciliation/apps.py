@@ -6,5 +6,5 @@ class ReconciliationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The break case type for the queue/page/API framework.
-        from . import registry  # noqa: F401
+        # The break case type for the queue/page/API framework; the settlement-report handlers for the webhook intake.
+        from . import registry, webhooks  # noqa: F401
