@@ -1,8 +1,9 @@
-"""``manage.py simulate_operations`` at CI size, as a process: 150 disputes over three simulated weeks
-plus their tail, a real Celery worker on Redis for a window of steps in which one
-worker process is killed mid-task and the broker is unreachable for six simulated hours, the mail
-server down for a day and the database session dropped once. Its own checks decide: exit 0 only
-when nothing was missed and nothing happened twice."""
+"""``manage.py simulate_operations`` at CI size, as a process: 2,000 disputes (and 100 refunds) arriving
+over twenty simulated days plus forty days of tail, in steps of six hours, every due schedule run on each
+step; a real Celery worker on Redis for a window of steps in which one worker process is killed mid-task
+and the broker is unreachable for six simulated hours, the mail server down for a day and the database
+session dropped once. Its own checks decide: exit 0 only when nothing was missed and nothing happened
+twice."""
 
 import subprocess
 import sys
@@ -17,15 +18,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 def test_a_simulated_season_with_faults_misses_nothing_and_does_nothing_twice():
     env = product_env(redis=True, LOG_LEVEL="ERROR", DEBUG="0")
     result = subprocess.run(
-        [sys.executable, "manage.py", "simulate_operations", "--in-place", "--disputes", "150", "--days", "20",
-         "--tail-days", "40", "--step-hours", "6", "--worker-steps", "8", "--packets", "2",
+        [sys.executable, "manage.py", "simulate_operations", "--in-place", "--disputes", "2000", "--refunds", "100",
+         "--days", "20", "--tail-days", "40", "--step-hours", "6", "--worker-steps", "8", "--packets", "2",
          "--broker-outage-hours", "6", "--smtp-outage-hours", "24"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,  # a guard against a hang, not a budget
     )
     report = result.stdout
     assert result.returncode == 0, f"{report}\n{result.stderr[-4000:]}"
     assert "Every check passed." in report
-    assert ": 150 disputes" in report
+    assert ": 2000 disputes, 100 refunds" in report
     assert ", missed 0" in report and "e-mails delivered twice: 0" in report
     faults = report.split("Faults injected:")[1].split("Reminders:")[0]
     for fault in ("mail server down", "database session", "killed (SIGKILL)", "broker unreachable"):
