@@ -203,7 +203,8 @@ RESOLVED_STATES = (
     DisputeState.WON, DisputeState.LOST, DisputeState.ACCEPTED, DisputeState.EXPIRED, DisputeState.CLOSED,
 )
 # For the payment's money (``invoices.ledger``): the amount is gone, or the network may still take it.
-LOST_STATES = (DisputeState.LOST, DisputeState.ACCEPTED)
+# Expired counts as lost (DOMAIN.md: no response in time = lost): the network keeps the money.
+LOST_STATES = (DisputeState.LOST, DisputeState.ACCEPTED, DisputeState.EXPIRED)
 UNDECIDED_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE, DisputeState.UNDER_REVIEW)
 
 

@@ -104,7 +104,7 @@ def _over_captured(*, payment_id: int, amount_minor: int, currency: str, counted
 
 
 def _flag_if_over_captured(case: Dispute) -> None:
-    """An ``after`` hook of ``accept`` / ``mark_lost``: flag the dispute when the loss does not fit."""
+    """An ``after`` hook of ``accept`` / ``mark_lost`` / ``expire``: flag the dispute when the loss does not fit."""
     flag, excess = _over_captured(payment_id=case.payment_id, amount_minor=case.amount_minor,
                                   currency=case.currency, counted=True)
     if not flag:
@@ -474,9 +474,10 @@ def _check_deadline_passed(case: Dispute) -> None:
 
 
 def dispute_expire(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
-    """System only, once ``due_at`` has passed without a response."""
+    """System only, once ``due_at`` has passed without a response: the money is lost, so flagged like
+    ``mark_lost`` when, with the payment's refunds, more than was captured is gone."""
     return _run(dispute_id=dispute_id, name="expire", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[_check_deadline_passed])
+                checks=[_check_deadline_passed], after=[_flag_if_over_captured], context_fn=_over_captured_context)
 
 
 def dispute_mark_won(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:

@@ -13,7 +13,7 @@ longer by someone else answers ``concurrent_change`` (409) instead of waiting wi
 
 **The refund invariant**, read by ``payment_balance`` under that lock: for every payment
 
-    refunds not failed, rejected or cancelled + lost or accepted disputes  ≤  captured
+    refunds not failed, rejected or cancelled + lost, accepted or expired disputes  ≤  captured
 
 (same currency; a lost dispute in another currency cannot be subtracted without a rate, so it
 leaves nothing to refund). A refund is refused while a dispute on the payment is undecided. Each
@@ -166,9 +166,9 @@ class PaymentBalance:
     currency: str
     captured_minor: int
     refunds_held_minor: int  # refunds not failed, rejected or cancelled (requested up to succeeded)
-    disputes_lost_minor: int  # lost or accepted disputes in the payment's currency
+    disputes_lost_minor: int  # lost, accepted or expired disputes in the payment's currency
     disputes_undecided_minor: int  # inquiry, needs response, under review, in the payment's currency
-    lost_elsewhere: bool  # a lost or accepted dispute in another currency (cannot be subtracted)
+    lost_elsewhere: bool  # a lost, accepted or expired dispute in another currency (cannot be subtracted)
     undecided_elsewhere: bool  # an undecided dispute in another currency
 
     @property

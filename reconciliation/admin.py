@@ -9,7 +9,7 @@ from backoffice.admin_mixins import ReadOnlyAdmin
 from backoffice.errors import DomainError
 from backoffice.web.templatetags.ui import money_text
 
-from .models import Break, SettlementImport, SettlementLine, WriteOffDecision, WriteOffLimit
+from .models import Break, SettlementImport, SettlementLine, SettlementUpload, WriteOffDecision, WriteOffLimit
 from .services import break_approve_write_off, break_investigate, break_reject_write_off
 
 
@@ -60,6 +60,13 @@ class SettlementImportAdmin(ReadOnly):
     list_display = ["id", "psp", "file_name", "batch_id", "line_count", "matched_count", "break_count", "created_at"]
     list_filter = ["psp", "source"]
     search_fields = ["=batch_id", "=sha256", "file_name"]
+    ordering = ["-created_at", "-id"]
+
+
+@admin.register(SettlementUpload)
+class SettlementUploadAdmin(ReadOnly):
+    list_display = ["id", "psp", "file_name", "status", "error_code", "uploaded_by", "created_at"]
+    list_filter = ["psp", "status"]
     ordering = ["-created_at", "-id"]
 
 

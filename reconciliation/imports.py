@@ -16,16 +16,18 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import IO, Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from backoffice.actors import actor_label
-from backoffice.errors import Conflict, InvalidInput, PermissionDenied
+from backoffice.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from backoffice.roles.predicates import is_system, is_team_lead
 
 from .conf import setting
 from .matching import MATCHABLE_KINDS, Matcher
-from .models import LineMatch, Psp, SettlementImport
+from .models import LineMatch, Psp, SettlementImport, SettlementUpload, UploadStatus
 from .parsing import ParsedLine, RowError, iter_rows, sha256_of
 
 logger = logging.getLogger("reconciliation")
@@ -99,6 +101,8 @@ def settlement_import(*, psp: str, binary: IO[bytes], file_name: str, actor: Any
         raise InvalidInput("The file has a header but no rows.", code="no_rows")
     if summary["batch_id"]:
         _refuse_if_imported(psp=psp, batch_id=summary["batch_id"])
+    if progress is not None:
+        progress("validated", summary["lines"])
     try:
         with transaction.atomic():
             job = SettlementImport.objects.create(
@@ -135,3 +139,71 @@ def settlement_import(*, psp: str, binary: IO[bytes], file_name: str, actor: Any
                 job.pk, psp, job.line_count, job.matched_count, job.break_count, job.auto_resolved_count,
                 actor_label(actor))
     return job
+
+
+# ---------------------------------------------------------------- uploads on the page: stored, then a task
+
+
+PROGRESS_SECONDS = 6 * 3600
+
+
+def _progress_key(upload_id: int) -> str:
+    return f"reconciliation:upload:{upload_id}"
+
+
+def upload_progress(*, upload: SettlementUpload) -> dict[str, Any]:
+    """``{"phase", "rows", "total"}`` of a running upload, as its task last reported it (shared cache)."""
+    return cache.get(_progress_key(upload.pk)) or {"phase": "queued", "rows": 0, "total": None}
+
+
+def settlement_upload(*, psp: str, upload: Any, actor: Any) -> SettlementUpload:
+    """A team lead's upload: the file is stored and ``reconciliation.run_upload`` imports it after commit."""
+    if not is_team_lead(actor):
+        raise PermissionDenied("Only team leads import settlement reports.")
+    if psp not in Psp.values:
+        raise InvalidInput("Choose the report's PSP: stripe or adyen.", code="invalid_psp")
+    if upload is None:
+        raise InvalidInput("Choose a CSV file.", code="file_required")
+    if not upload.size:
+        raise InvalidInput("The file is empty.", code="empty_file")
+    if upload.size > setting("SETTLEMENT_IMPORT_MAX_BYTES"):
+        raise InvalidInput("The file is too large.", code="file_too_large")
+    from backoffice.queueing import enqueue_on_commit
+
+    from .tasks import run_upload
+
+    job = SettlementUpload(psp=psp, file_name=(upload.name or "report.csv")[:255], uploaded_by=actor)
+    job.file.save("report.csv", upload, save=False)
+    job.save()
+    enqueue_on_commit(run_upload, job.pk)
+    return job
+
+
+def settlement_upload_run(*, upload_id: int) -> SettlementUpload | None:
+    """Import one stored upload (once: the first run claims it), recording progress, result or refusal."""
+    if not SettlementUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(
+            status=UploadStatus.RUNNING):
+        return SettlementUpload.objects.filter(pk=upload_id).first()
+    job = SettlementUpload.objects.select_related("uploaded_by").get(pk=upload_id)
+    state = {"phase": "validating", "rows": 0, "total": None}
+
+    def progress(phase: str, rows: int) -> None:
+        if phase == "validated":
+            state.update(phase="importing", rows=0, total=rows)
+        else:
+            state.update(phase=phase, rows=rows)
+        cache.set(_progress_key(upload_id), dict(state), PROGRESS_SECONDS)
+
+    try:
+        with job.file.open("rb") as binary:
+            imported = settlement_import(psp=job.psp, binary=binary, file_name=job.file_name, actor=job.uploaded_by,
+                                         source="upload", progress=progress)
+    except DomainError as err:
+        SettlementUpload.objects.filter(pk=upload_id).update(
+            status=UploadStatus.REFUSED, error_code=err.code[:64], error_message=err.message[:1000],
+            errors=err.extra.get("errors", []), finished_at=timezone.now())
+    else:
+        SettlementUpload.objects.filter(pk=upload_id).update(status=UploadStatus.DONE, settlement_import=imported,
+                                                             finished_at=timezone.now())
+    cache.delete(_progress_key(upload_id))
+    return SettlementUpload.objects.get(pk=upload_id)

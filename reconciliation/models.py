@@ -120,6 +120,51 @@ class SettlementImport(models.Model):
         return round(100 * self.matched_count / self.matchable_count, 1)
 
 
+class UploadStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Checking and importing"
+    DONE = "done", "Imported"
+    REFUSED = "refused", "Refused"
+
+
+def settlement_upload_to(instance: SettlementUpload, filename: str) -> str:
+    """Stored under a generated name; the uploaded name is kept only as ``file_name``."""
+    import uuid
+
+    return f"settlement-uploads/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.csv"
+
+
+class SettlementUpload(models.Model):
+    """A report a team lead uploaded on the page: stored, then imported by a task that reports its progress."""
+
+    Status = UploadStatus
+
+    psp = models.CharField(max_length=16, choices=Psp.choices)
+    file = models.FileField(upload_to=settlement_upload_to, max_length=200)
+    file_name = models.CharField(max_length=255)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=UploadStatus.choices, default=UploadStatus.QUEUED)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.CharField(max_length=1000, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"row": 7, "message": "…"}]')
+    settlement_import = models.ForeignKey(SettlementImport, null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(status__in=UploadStatus.values),
+                                              name="settlementupload_status_valid")]
+        indexes = [models.Index(fields=["created_at"], name="settlementupload_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_psp_display()} upload {self.file_name} ({self.status})"
+
+    @property
+    def running(self) -> bool:
+        return self.status in (UploadStatus.QUEUED, UploadStatus.RUNNING)
+
+
 class SettlementLine(models.Model):
     """One line of a settlement report, amounts signed as the PSP reports them (a refund's gross is negative)."""
 

@@ -14,7 +14,16 @@ from backoffice.filtering import apply_filterset
 from backoffice.roles.predicates import can_read, is_worker, user_roles
 
 from .filters import AGE_BUCKETS, BreakFilter, age_bucket_q
-from .models import OPEN_STATES, Break, BreakState, SettlementImport, SettlementLine, WriteOffDecision, WriteOffLimit
+from .models import (
+    OPEN_STATES,
+    Break,
+    BreakState,
+    SettlementImport,
+    SettlementLine,
+    SettlementUpload,
+    WriteOffDecision,
+    WriteOffLimit,
+)
 
 LIST_RELATED = ("assignee", "requester", "settlement_import", "payment")
 
@@ -56,6 +65,12 @@ def settlement_import_list(*, user: Any) -> QuerySet[SettlementImport]:
     if not can_read(user):
         return SettlementImport.objects.none()
     return SettlementImport.objects.select_related("imported_by").order_by("-created_at", "-id")
+
+
+def settlement_upload_list(*, user: Any) -> QuerySet[SettlementUpload]:
+    if not can_read(user):
+        return SettlementUpload.objects.none()
+    return SettlementUpload.objects.select_related("uploaded_by").order_by("-created_at", "-id")
 
 
 def settlement_import_get(*, user: Any, import_id: int) -> SettlementImport:

@@ -69,6 +69,15 @@ def import_folder_now(*, folder: Path | None = None) -> dict[str, int]:
     return counts
 
 
+@shared_task(name="reconciliation.run_upload", acks_late=True)
+def run_upload(upload_id: int) -> str:
+    """Import a report a team lead uploaded on the page (ids in; a second run finds it claimed)."""
+    from .imports import settlement_upload_run
+
+    job = settlement_upload_run(upload_id=upload_id)
+    return job.status if job is not None else "missing"
+
+
 @shared_task(name="reconciliation.import_folder")
 def import_folder() -> dict[str, int]:
     return import_folder_now()

@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 
 from backoffice.errors import DomainError
 from backoffice.roles.predicates import can_read, is_team_lead
+from backoffice.web.errors import page_error_response
 from backoffice.web.templatetags.ui import money_text
 from backoffice.web.views import CaseDetailView
 
-from .imports import settlement_import
+from .imports import settlement_upload, upload_progress
 from .models import Psp, Resolution
 from .policy import write_off_refusal
 from .selectors import (
@@ -22,6 +23,7 @@ from .selectors import (
     settlement_import_get,
     settlement_import_list,
     settlement_lines_with_breaks,
+    settlement_upload_list,
 )
 
 
@@ -56,29 +58,37 @@ class BreakDetailView(CaseDetailView):
 
 @login_required
 def import_upload(request):
-    """``/reconciliation/imports/``: team leads upload a report; everyone with a role sees the recent imports."""
+    """``/reconciliation/imports/``: team leads upload a report (imported by a task, progress on its page);
+    everyone with a role sees the recent imports and uploads."""
     if not can_read(request.user):
         raise Http404("No role")
-    context: dict[str, Any] = {"psps": Psp.choices, "recent": settlement_import_list(user=request.user)[:30],
-                               "can_import": bool(is_team_lead(request.user)), "errors": [], "error": ""}
-    status = 200
     if request.method == "POST":
-        if not is_team_lead(request.user):
-            return render(request, "403.html", {"message": "Only team leads import settlement reports."}, status=403)
-        upload = request.FILES.get("file")
-        psp = request.POST.get("psp", "")
-        if upload is None:
-            context["error"], status = "Choose a CSV file.", 400
-        else:
-            try:
-                job = settlement_import(psp=psp, binary=upload.file, file_name=upload.name, actor=request.user,
-                                        source="upload")
-            except DomainError as err:
-                context["error"], context["errors"], status = err.message, err.extra.get("errors", []), err.status
-                context["error_code"] = err.code
-            else:
-                return redirect("reconciliation:import-detail", pk=job.pk)
-    return render(request, "reconciliation/imports.html", context, status=status)
+        try:
+            job = settlement_upload(psp=request.POST.get("psp", ""), upload=request.FILES.get("file"),
+                                    actor=request.user)
+        except DomainError as err:
+            return page_error_response(request, err, redirect_to=redirect("reconciliation:imports"))
+        return redirect("reconciliation:upload-detail", pk=job.pk)
+    return render(request, "reconciliation/imports.html", {
+        "psps": Psp.choices, "recent": settlement_import_list(user=request.user)[:30],
+        "uploads": settlement_upload_list(user=request.user)[:10], "can_import": bool(is_team_lead(request.user)),
+    })
+
+
+@login_required
+def upload_detail(request, pk: int):
+    """``/reconciliation/uploads/<id>/``: the upload's progress (the page refreshes itself), its row errors, or
+    a link to the import it became."""
+    if not can_read(request.user):
+        raise Http404("No role")
+    job = settlement_upload_list(user=request.user).filter(pk=pk).first()
+    if job is None:
+        raise Http404("No such upload")
+    progress = upload_progress(upload=job) if job.running else {}
+    total = progress.get("total")
+    percent = min(100, 100 * progress.get("rows", 0) // total) if total else 0
+    return render(request, "reconciliation/upload_detail.html", {"job": job, "progress": progress,
+                                                                   "percent": percent})
 
 
 @login_required

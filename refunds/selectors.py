@@ -1,7 +1,7 @@
 """Reads of refunds and of what a payment has left to refund.
 
 What a payment has left to refund is defined once, in ``invoices.ledger`` (the refund invariant:
-refunds not failed, rejected or cancelled + lost or accepted disputes ≤ captured).
+refunds not failed, rejected or cancelled + lost, accepted or expired disputes ≤ captured).
 ``payment_refundable_minor`` (one payment, under the payment's row lock in the services),
 ``payments_refundable_minor`` (many ids, one query) and ``payment_list`` (the API's annotated list)
 read that definition.

@@ -83,7 +83,7 @@ def _money_refusal(payment: Payment, amount_minor: int | None = None) -> DomainE
         over = (f"{format_minor(balance.excess_minor, cur)} more than" if not balance.lost_elsewhere
                 else "possibly more than (a dispute in another currency was lost)")
         return BusinessRuleViolation(
-            f"Payment {payment.psp_reference}'s refunds and lost or accepted disputes come to {over} the "
+            f"Payment {payment.psp_reference}'s refunds and lost, accepted or expired disputes come to {over} the "
             f"{format_minor(payment.amount_minor, cur)} captured: this refund can no longer go out. "
             "Reject or cancel refunds on this payment until they fit.",
             code="refund_exceeds_refundable",
@@ -332,7 +332,7 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
     the refund is then flagged for the team leads instead of being sent again.
 
     Before an ``approved`` refund is sent, the refund invariant is checked again under the payment's
-    lock: a dispute opened, lost or accepted since the approval holds the refund back (it stays
+    lock: a dispute opened, lost, accepted or expired since the approval holds the refund back (it stays
     ``approved``, flagged for the team leads; the sweeper checks it again, e.g. once the dispute is won).
     """
     row = Refund.objects.filter(pk=refund_id).values("payment_id").first()

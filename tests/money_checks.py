@@ -1,8 +1,8 @@
 """The refund invariant as one SQL query, for the tests that go looking for money paid out twice; and a
 payment row held by another transaction, for the tests of the bounded lock wait.
 
-Per payment: refunds that are sent or on their way (approved, processing, succeeded) plus lost or
-accepted disputes must not exceed what was captured. Written in plain SQL on purpose, apart from
+Per payment: refunds that are sent or on their way (approved, processing, succeeded) plus lost,
+accepted or expired disputes must not exceed what was captured. Written in plain SQL on purpose, apart from
 the code it checks (``invoices.ledger``).
 """
 
@@ -20,14 +20,14 @@ FROM invoices_payment p
 LEFT JOIN (SELECT payment_id, SUM(amount_minor) AS total FROM refunds_refund
            WHERE state IN ('approved', 'processing', 'succeeded') GROUP BY payment_id) r ON r.payment_id = p.id
 LEFT JOIN (SELECT payment_id, SUM(amount_minor) AS total FROM disputes_dispute
-           WHERE state IN ('lost', 'accepted') GROUP BY payment_id) d ON d.payment_id = p.id
+           WHERE state IN ('lost', 'accepted', 'expired') GROUP BY payment_id) d ON d.payment_id = p.id
 WHERE COALESCE(r.total, 0) + COALESCE(d.total, 0) > p.amount_minor
 ORDER BY p.id
 """
 
 FLAGGED_SQL = """
 SELECT DISTINCT payment_id FROM disputes_dispute
-WHERE state IN ('lost', 'accepted') AND over_captured_at IS NOT NULL
+WHERE state IN ('lost', 'accepted', 'expired') AND over_captured_at IS NOT NULL
 """
 
 
@@ -39,7 +39,7 @@ def payments_over_captured() -> list[tuple[int, int, int, int]]:
 
 
 def payments_with_a_flagged_loss() -> set[int]:
-    """Payments where the network took money already refunded: a lost or accepted dispute is flagged."""
+    """Payments where the network took money already refunded: a lost, accepted or expired dispute is flagged."""
     with connection.cursor() as cursor:
         cursor.execute(FLAGGED_SQL)
         return {row[0] for row in cursor.fetchall()}

@@ -8,7 +8,8 @@ shortcut fails here before review:
   ``bulk_create`` / ``bulk_update`` of case rows, and a case row is created with a state only by its
   own app's creation services (which journal the ``create`` row).
 
-Outside migrations, tests and the benchmark. The exceptions are listed below with their reason.
+Outside migrations, tests and the benchmark. The exceptions are listed below with their reason
+(the simulation harness's imports; no state-write exception is left).
 """
 
 from __future__ import annotations

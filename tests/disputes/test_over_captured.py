@@ -4,13 +4,16 @@ Before: ``dispute_create`` compared the disputed amount with the captured amount
 refunds ignored) and refused a PSP's report above it, and nothing marked a loss that did not fit.
 """
 
-import pytest
+from datetime import timedelta
 
-from backoffice.actors import WEBHOOK_STRIPE
+import pytest
+from django.utils import timezone
+
+from backoffice.actors import CELERY, WEBHOOK_STRIPE
 from backoffice.errors import InvalidInput
 from backoffice.journal.models import JournalEntry
 from disputes.models import Dispute
-from disputes.services import dispute_accept, dispute_create, dispute_mark_lost
+from disputes.services import dispute_accept, dispute_create, dispute_expire, dispute_mark_lost
 from tests.invoices.factories import PaymentFactory
 from tests.refunds.factories import RefundFactory
 from tests.webhooks.psp import STRIPE_SECRET, stripe_body, stripe_dispute, stripe_event, stripe_signature
@@ -47,21 +50,27 @@ def test_a_dispute_that_fits_is_not_flagged_and_failed_refunds_do_not_count():
     assert not dispute.is_over_captured and dispute.over_captured_minor is None
 
 
-@pytest.mark.parametrize("outcome", ["accept", "mark_lost"])
+@pytest.mark.parametrize("outcome", ["accept", "mark_lost", "expire"])
 def test_a_loss_that_no_longer_fits_is_flagged_when_it_happens(outcome, lead):
     payment = PaymentFactory(amount_minor=10000)
     dispute = create(payment, 5000)
+    if outcome == "expire":  # no response in time = lost (DOMAIN.md)
+        Dispute.objects.filter(pk=dispute.pk).update(due_at=timezone.now() - timedelta(hours=1),
+                                                         internal_due_at=timezone.now() - timedelta(hours=2))
     assert not dispute.is_over_captured
     # No refund can be requested while the dispute is open, but one made at the PSP's dashboard arrives anyway.
     RefundFactory(payment=payment, amount_minor=7000, state="succeeded", psp_refund_id="re_over_3")
 
     if outcome == "accept":
         done = dispute_accept(dispute_id=dispute.pk, actor=lead, reason="Cheaper to accept.")
+    elif outcome == "expire":
+        done = dispute_expire(dispute_id=dispute.pk, actor=CELERY)
     else:
         done = dispute_mark_lost(dispute_id=dispute.pk, actor=WEBHOOK_STRIPE)
 
     stored = Dispute.objects.get(pk=dispute.pk)
-    assert stored.state in ("accepted", "lost") and stored.over_captured_minor == 2000 and done.is_over_captured
+    assert stored.state in ("accepted", "lost", "expired") and stored.over_captured_minor == 2000
+    assert done.is_over_captured
     row = JournalEntry.objects.get(case_type="dispute", case_id=dispute.pk, transition=outcome)
     assert row.context["over_captured_minor"] == 2000
 
@@ -100,3 +109,17 @@ def test_the_flag_is_on_the_dispute_page_and_in_the_api(client, api, specialist)
     body = api(specialist).get(f"/api/v1/disputes/{flagged.pk}/").json()
     assert body["over_captured_minor"] == 2500 and body["over_captured_at"]
     assert api(specialist).get(f"/api/v1/disputes/{plain.pk}/").json()["over_captured_minor"] is None
+
+
+def test_an_expired_dispute_is_money_lost_and_leaves_only_the_rest_refundable(specialist):
+    """No response in time = lost: the network keeps the disputed amount, so it cannot be refunded too."""
+    from refunds.selectors import payment_refundable_minor
+
+    payment = PaymentFactory(amount_minor=10000)
+    dispute = create(payment, 4000)
+    Dispute.objects.filter(pk=dispute.pk).update(due_at=timezone.now() - timedelta(hours=1),
+                                                         internal_due_at=timezone.now() - timedelta(hours=2))
+    dispute_expire(dispute_id=dispute.pk, actor=CELERY)
+
+    payment.refresh_from_db()
+    assert payment_refundable_minor(payment=payment) == 6000

@@ -173,17 +173,18 @@ def test_copy_export_gives_the_same_rows_as_the_python_writer(auditor, lead):
         pytest.skip("COPY is PostgreSQL's")
     ticket = make_ticket(requester=lead)
     for reason in ("+1 (555) call", "-minus", "@at", "\ttab", "\rcr", "'quoted", 'comma, "quote"\nnewline',
-                   "naïve ünïcode ✓", ""):
+                   "naïve ünïcode ✓", "", ',"{ends like a context",",'):
         run_transition(model=Ticket, pk=ticket.pk, name="start", actor=lead, reason=reason,
-                       context={"nested": {"b": [1, 2, {"z": None}], "a": "x\u2028y"}, "amount": 12345})
+                       context={"nested": {"b": [1, 2, {"z": None}], "a": "x\u2028y"}, "amount": 12345,
+                                "zz": ['a,"b', '",', "\u00e9\n\t\u0001"]})
         Ticket.objects.filter(pk=ticket.pk).update(state="open")
     qs = JournalEntry.objects.filter(case_id=ticket.pk).order_by("-created_at", "-id")
     copy_rows = list(csv.reader(io.StringIO(b"".join(audit_module._csv_copy(qs, "default")).decode())))
     python_rows = list(csv.reader(io.StringIO(b"".join(audit_module._csv_python(qs)).decode())))
     assert copy_rows == python_rows
-    assert len(copy_rows) == 11
+    assert len(copy_rows) == 12
     started = [dict(zip(copy_rows[0], row, strict=True)) for row in copy_rows[1:] if row[5] == "start"]
-    assert len(started) == 9
+    assert len(started) == 10
     assert all(row["context"].startswith('{"amount":12345,"nested":{"a":"x\u2028y","b":[1,2,{"z":null}]}')
                for row in started)
 

@@ -74,3 +74,18 @@ def test_transitions_and_history_through_the_api(api, specialist, lead):
     assert [h["transition"] for h in history] == ["create", "investigate", "request_write_off", "approve_write_off"]
     system = client.post(f"/api/v1/breaks/{brk.pk}/transitions/auto_resolve/", {})
     assert system.status_code in (403, 409)
+
+
+def test_breaks_are_claimed_assigned_and_commented_like_any_case(api, specialist, specialist2, lead):
+    from reconciliation.services import break_open
+
+    brk = break_open(kind="missing_in_ledger", psp="adyen", psp_reference="PCLAIM0000000001", amount_minor=4_200,
+                     currency="EUR", detail="planted")
+    claimed = api(specialist).post(f"/api/v1/breaks/{brk.pk}/claim/")
+    assert claimed.status_code == 200 and claimed.json()["assignee"]["username"] == specialist.username
+    moved = api(lead).post(f"/api/v1/breaks/{brk.pk}/assign/", {"assignee": specialist2.pk, "reason": "rota"})
+    assert moved.json()["assignee"]["username"] == specialist2.username
+    comment = api(specialist2).post(f"/api/v1/breaks/{brk.pk}/comments/", {"body": "Asked Adyen support"})
+    assert comment.status_code == 201
+    mine = api(specialist2).get("/api/v1/breaks/", {"assignee": specialist2.pk}).json()["results"]
+    assert [b["reference"] for b in mine] == [brk.reference]

@@ -174,3 +174,24 @@ def test_manage_py_import_settlement(tmp_path, lead):
                              cwd=ROOT)
     assert refused.returncode != 0 and "row 2" in refused.stderr
     assert SettlementImport.objects.count() == 1
+
+
+@pytest.mark.parametrize("psp", PSPS)
+def test_our_refunds_and_chargebacks_the_psp_never_settled_are_breaks(psp, lead):
+    from tests.refunds.factories import RefundFactory, make_dispute
+
+    s = scenario(psp)
+    captured = s.captured  # both fall inside the period the report covers (its first to last settled charge)
+    ours_only = RefundFactory(payment=s.payments[1], amount_minor=700, state="succeeded",
+                              psp_refund_id=f"re_ours_{psp}", succeeded_at=captured + timedelta(minutes=20))
+    chargeback = make_dispute(payment=s.payments[2], state="needs_response", amount_minor=4_000)
+    from disputes.models import Dispute
+
+    Dispute.objects.filter(pk=chargeback.pk).update(psp=psp, created_at=captured + timedelta(minutes=40))
+
+    run(psp, report(psp, s.items), actor=lead)
+
+    refund_break = Break.objects.get(kind="refund_mismatch", psp_reference=ours_only.psp_refund_id)
+    assert (refund_break.amount_minor, refund_break.refund_id) == (700, ours_only.pk)
+    dispute_break = Break.objects.get(kind="dispute_mismatch", psp_reference=chargeback.psp_dispute_id)
+    assert (dispute_break.amount_minor, dispute_break.dispute_id) == (4_000, chargeback.pk)

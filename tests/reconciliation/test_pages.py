@@ -4,34 +4,58 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from reconciliation.models import Break, SettlementImport
+from reconciliation.imports import settlement_upload
+from reconciliation.models import Break, SettlementImport, SettlementUpload
 
 from .factories import report, scenario
 from .test_services import requested
 
 
-def test_upload_page_imports_for_leads_and_shows_row_errors(client, lead, specialist):
+def test_upload_page_imports_for_leads_and_shows_row_errors(client, lead, specialist, settings, tmp_path,
+                                                            django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
     s = scenario("adyen")
     content = report("adyen", s.items, payout_delta_minor=123)
     client.force_login(specialist)
     assert client.get("/reconciliation/imports/").status_code == 200
     refused = client.post("/reconciliation/imports/", {"psp": "adyen", "file": SimpleUploadedFile("a.csv", content)})
-    assert refused.status_code == 403 and not SettlementImport.objects.exists()
+    assert refused.status_code == 403 and not SettlementUpload.objects.exists()
 
     client.force_login(lead)
     lines = content.decode().splitlines()
     lines[3] = lines[3].replace("USD", "XXQ")
-    bad = client.post("/reconciliation/imports/", {"psp": "adyen", "file": SimpleUploadedFile(
-        "bad.csv", ("\n".join(lines) + "\n").encode())})
-    assert bad.status_code == 400
-    assert 'data-row="4"' in bad.content.decode() and "XXQ" in bad.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):  # the task runs once the upload is stored
+        bad = client.post("/reconciliation/imports/", {"psp": "adyen", "file": SimpleUploadedFile(
+            "bad.csv", ("\n".join(lines) + "\n").encode())})
+    upload = SettlementUpload.objects.get()
+    assert bad.status_code == 302 and bad["Location"] == f"/reconciliation/uploads/{upload.pk}/"
+    page = client.get(bad["Location"]).content.decode()
+    assert upload.status == "refused" and 'data-row="4"' in page and "XXQ" in page
     assert not SettlementImport.objects.exists()
 
-    done = client.post("/reconciliation/imports/", {"psp": "adyen", "file": SimpleUploadedFile("good.csv", content)})
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post("/reconciliation/imports/", {"psp": "adyen",
+                                                         "file": SimpleUploadedFile("good.csv", content)})
     job = SettlementImport.objects.get()
-    assert done.status_code == 302 and done["Location"] == f"/reconciliation/imports/{job.pk}/"
     page = client.get(done["Location"]).content.decode()
-    assert f'data-breaks>{len(s.planted)}<' in page and "BRK-" in page
+    assert f'data-import="{job.pk}"' in page and f"{len(s.planted)} breaks opened" in page
+    detail = client.get(f"/reconciliation/imports/{job.pk}/").content.decode()
+    assert f"data-breaks>{len(s.planted)}<" in detail and "BRK-" in detail
+
+
+def test_a_running_upload_shows_its_progress(client, lead, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    s = scenario("stripe")
+    upload = settlement_upload(psp="stripe", upload=SimpleUploadedFile("r.csv", report("stripe", s.items)),
+                               actor=lead)  # its task waits for the commit that never comes here
+    client.force_login(lead)
+    assert 'data-progress="queued"' in client.get(f"/reconciliation/uploads/{upload.pk}/").content.decode()
+    from django.core.cache import cache
+
+    cache.set(f"reconciliation:upload:{upload.pk}", {"phase": "importing", "rows": 40, "total": 80})
+    SettlementUpload.objects.filter(pk=upload.pk).update(status="running")
+    page = client.get(f"/reconciliation/uploads/{upload.pk}/").content.decode()
+    assert 'value="50"' in page and "40 of 80 lines" in page and 'http-equiv="refresh"' in page
 
 
 def test_queue_lists_breaks_with_their_filters(client, lead):
