@@ -23,9 +23,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_date, parse_datetime
 
 from backoffice.errors import InvalidInput
+from backoffice.parsing import MAX_ID, InvalidValue, check_text, parse_date_value, parse_datetime_value, parse_json
 
 MAX_SKIP = 1000  # rows a single jump may skip past a cursor (an OFFSET of at most this)
 
@@ -71,10 +71,10 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
-        if "t" in value:
-            parsed = parse_datetime(str(value["t"]))
+        if "t" in value:  # the parsers' window and offsets: a crafted cursor reaches the database otherwise
+            parsed = parse_datetime_value(str(value["t"]))
         elif "d" in value:
-            parsed = parse_date(str(value["d"]))
+            parsed = parse_date_value(str(value["d"]))
         elif "n" in value:
             parsed = Decimal(str(value["n"]))
         else:
@@ -82,8 +82,10 @@ def _decode_value(value: Any) -> Any:
         if parsed is None:
             raise ValueError("bad cursor value")
         return parsed
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ID:
+        raise ValueError("bad cursor value")
     if value is None or isinstance(value, int | str | float | bool):
-        return value
+        return check_text(value) if isinstance(value, str) else value
     raise ValueError("bad cursor value")
 
 
@@ -103,7 +105,7 @@ class Cursor:
 def decode_cursor(text: str, keys: list[OrderKey]) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        payload = json.loads(raw)
+        payload = parse_json(raw, max_bytes=4096, max_depth=4)
         if payload.get("o") != _token(keys):
             raise InvalidInput("This cursor belongs to another sort order: start again from the first page.",
                                code="invalid_cursor")
@@ -111,6 +113,9 @@ def decode_cursor(text: str, keys: list[OrderKey]) -> Cursor:
         if len(values) != len(keys) or values[-1] is None:
             raise ValueError("bad cursor")
         return Cursor(values, bool(payload.get("b")))
+    except InvalidValue as exc:
+        raise InvalidInput("The cursor is not valid: start again from the first page.",
+                           code="invalid_cursor") from exc
     except InvalidInput:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error, UnicodeDecodeError) as exc:

@@ -622,6 +622,11 @@ class Simulation:
             scheduler = self.scheduler(app)
             self.kill_pending = False
             smtp_until = broker_until = None
+            # Start in-process with the clock unpublished, whatever the settings say (with REDIS_URL set
+            # tasks are not eager): the first step through the worker then switches to the broker and
+            # publishes the simulated moment, also when the worker's window starts at step 0 (the default).
+            app.conf.task_always_eager = True
+            self.clock.publish = False
             for step in range(steps):
                 moment = config.start + step * timedelta(hours=config.step_hours)
                 self.play_until(moment)

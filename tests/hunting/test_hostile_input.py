@@ -334,3 +334,36 @@ def test_json_bodies_round_trip_unchanged_when_valid(api, lead, world):
                               json.dumps({"body": "Nested is fine: [[1]] {\"a\": {\"b\": 1}}"}),
                               content_type="application/json")
     assert response.status_code in (200, 201), response.content
+
+
+def crafted_cursor(payload) -> str:
+    import base64
+
+    raw = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("payload", [
+    DEEP, NESTED, {"o": "x", "v": [{"t": "2026-01-01T00:00:00+16:00"}, 1], "b": 0},
+    {"o": "x", "v": [{"t": "9999-12-31T23:59:59-12:00"}, 2**70], "b": 0}, {"o": "x", "v": ["a\u0000", 1]},
+])
+def test_a_crafted_cursor_is_a_400_on_the_api_and_never_a_500_on_the_queue_page(payload, api, client, lead, world):
+    cursor = crafted_cursor(payload)
+    response = api(lead).get("/api/v1/disputes/", {"cursor": cursor})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_cursor"
+    client.force_login(lead)
+    assert client.get("/queues/all/", {"type": "disputes", "cursor": cursor}).status_code in (200, 400)
+
+
+def test_a_cursor_with_the_right_order_but_hostile_values_is_refused(api, lead, world):
+    """The order token matches (taken from a real next link); only the values are forged."""
+    import base64
+
+    first = api(lead).get("/api/v1/disputes/", {"page_size": 1}).json()
+    cursor = first["next"].split("cursor=")[1].split("&")[0]
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    for values in ([{"t": "2026-01-01T00:00:00+16:00"}, 1], [{"t": "2026-01-01T00:00:00Z"}, 2**70],
+                   [{"t": "0001-01-01T00:00:00+01:00"}, 1]):
+        forged = crafted_cursor({**payload, "v": values[: len(payload["v"])] if len(payload["v"]) <= 2 else values})
+        response = api(lead).get("/api/v1/disputes/", {"cursor": forged})
+        assert response.status_code in (200, 400), (values, response.status_code)
