@@ -214,6 +214,39 @@ def check_text(text: str, *, field: str = "") -> str:
     return text
 
 
+# A card number typed or pasted into free text: 13–19 digits (spaces or dashes between them allowed) that
+# pass the Luhn check. Never stored: the writer is asked for the last four digits instead.
+_CARD_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def contains_card_number(text: str) -> bool:
+    for match in _CARD_RUN.finditer(text or ""):
+        digits = re.sub(r"[ -]", "", match.group())
+        if digits.isascii() and 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return True
+    return False
+
+
+def refuse_card_numbers(text: str, *, field: str = "text") -> str:
+    """Free text people write (comments, reasons, evidence, notes) must not carry a card number."""
+    if contains_card_number(text):
+        raise InvalidValue("looks like it contains a card number. Never store card numbers here: "
+                           "write the last four digits instead.", field=field, code="card_number_in_text")
+    return text
+
+
 def parse_text(value: Any, *, field: str = "", max_length: int = MAX_TEXT, strip: bool = True,
                required: bool = False) -> str:
     """Text from a form, a query string or JSON."""

@@ -33,6 +33,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from backoffice.parsing import luhn_valid
+
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 10
 # Below this many characters a trigram index cannot help: names are matched by prefix only.
@@ -75,18 +77,6 @@ class SearchKey:
     def display(self) -> str:
         """What the page may show of the key (nothing when it may be a card number)."""
         return "" if self.maybe_card_number else self.text
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def case_reference_prefixes() -> dict[str, Any]:

@@ -41,7 +41,7 @@ from backoffice.errors import (
 )
 from backoffice.journal.services import journal_record
 from backoffice.money import MoneyError, is_valid_currency
-from backoffice.parsing import parse_datetime_value
+from backoffice.parsing import parse_datetime_value, refuse_card_numbers
 from backoffice.roles.predicates import is_system
 from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
@@ -271,6 +271,7 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
                                code="evidence_text_too_long")
         if not text and upload is None:
             raise InvalidInput("Evidence needs a text, a file, or both.", code="evidence_empty")
+        refuse_card_numbers(text, field="text")
         if current["state"] not in EVIDENCE_OPEN_STATES:
             raise Conflict(f"{reference} is '{current['state']}': evidence can no longer be added.",
                            code="evidence_closed")

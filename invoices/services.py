@@ -50,6 +50,7 @@ from backoffice.errors import (
     TransitionNotAllowed,
 )
 from backoffice.money import MoneyError, is_valid_currency, round_half_up
+from backoffice.parsing import refuse_card_numbers
 from backoffice.roles.predicates import is_worker
 
 from .models import (
@@ -210,7 +211,7 @@ def _clean_reason(reason: str | None, *, what: str) -> str:
         raise InvalidInput(f"Give a reason for {what}.", code="reason_required")
     if len(reason) > REASON_MAX_CHARS:
         raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS:,} characters.", code="reason_too_long")
-    return reason
+    return refuse_card_numbers(reason, field="reason")
 
 
 def extension_days(*, original_due_at: datetime, new_due_date: date) -> int:

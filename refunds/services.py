@@ -39,6 +39,7 @@ from backoffice.gateway import RefundRequest, RefundResult, RefundStatus
 from backoffice.journal.services import journal_record
 from backoffice.money import format_minor
 from backoffice.notifications.services import alert_claim_and_notify, team_leads
+from backoffice.parsing import refuse_card_numbers
 from backoffice.roles.predicates import is_worker
 from invoices.ledger import payment_balance, payment_lock
 from invoices.models import Payment
@@ -161,6 +162,7 @@ def refund_request(
     """
     key = (idempotency_key or "").strip() or None
     note = (note or "").strip()
+    refuse_card_numbers(note, field="note")
     with refusals_recorded(model=Refund, action="create", actor=requester, context={"payment_id": payment.pk}):
         if not is_worker(requester):
             raise PermissionDenied("Only billing specialists and team leads request refunds.")

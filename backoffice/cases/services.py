@@ -12,6 +12,7 @@ from django.db import transaction
 from backoffice.denials import refusals_recorded
 from backoffice.errors import ConcurrentChange, InvalidInput, PermissionDenied
 from backoffice.journal.services import journal_record
+from backoffice.parsing import refuse_card_numbers
 from backoffice.roles.predicates import is_team_lead, is_worker
 
 from .models import Attachment, Case, Comment
@@ -100,6 +101,7 @@ def case_comment_add(*, case: Case, author: Any, body: str) -> Comment:
         raise InvalidInput("A comment cannot be empty.", code="comment_empty")
     if len(body) > 10000:
         raise InvalidInput("A comment is limited to 10,000 characters.", code="comment_too_long")
+    refuse_card_numbers(body, field="comment")
     return Comment.objects.create(
         content_type=ContentType.objects.get_for_model(case), object_id=case.pk, author=author, body=body
     )

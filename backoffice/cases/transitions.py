@@ -21,6 +21,7 @@ from backoffice.context import bind_log_context
 from backoffice.denials import case_type_of, denial_record
 from backoffice.errors import ConcurrentChange, DomainError, NotFound, PermissionDenied, TransitionNotAllowed
 from backoffice.journal.services import journal_record
+from backoffice.parsing import refuse_card_numbers
 
 logger = logging.getLogger("backoffice.transitions")
 
@@ -102,6 +103,7 @@ def run_transition(
     """
     case_type = case_type_of(model)
     reference = ""
+    refuse_card_numbers(reason or "", field="reason")
     try:
         with transaction.atomic():
             case = lock_case(model, pk, nowait=nowait)
