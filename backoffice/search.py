@@ -10,8 +10,10 @@ case reference         ``DSP-000123``, rfd-12   the case type's unique ``referen
 invoice number         ``INV-2026-0001``        ``number`` prefix (the unique index's ``_like``)
 e-mail                 ``anna@``, ``a@b.kz``    customer e-mail prefix, case-insensitive
 digits                 ``4242``, ``123``        ids of every kind; 4 digits: also card last four
-PSP id / external id   ``ch_3N…``, ``dp_1…``    payment / dispute PSP id prefix, refund PSP id,
-                                                customer ``external_id`` (exact)
+PSP id / external id   ``ch_3N…``, ``dp_1…``    payment PSP id prefix, the PSP ids each case type
+                                                registers (``CaseTypeSpec.psp_id_lookups``:
+                                                dispute id prefix, refund id, break PSP
+                                                reference), customer ``external_id`` (exact)
 words                  ``Anna Kim``, ``acme``   customer name: prefix (< 3 characters) or
                                                 trigram ``pg_trgm`` GIN "contains" (PostgreSQL)
 card number            13–19 digits, Luhn ok    never echoed; only an exact PSP-reference lookup
@@ -166,8 +168,12 @@ def payment_q(key: SearchKey) -> Q | None:
     return q or None
 
 
-# Case fields that hold a PSP's id for the case (looked up for PSP-id-shaped keys when the model has them).
-CASE_PSP_ID_FIELDS = ("psp_dispute_id", "psp_refund_id")
+def psp_id_lookups(model: Any) -> tuple[str, ...]:
+    """The PSP-id lookups the case type registered for ``model`` (``CaseTypeSpec.psp_id_lookups``)."""
+    from backoffice.cases.registry import case_type_for_model
+
+    spec = case_type_for_model(model)
+    return spec.psp_id_lookups if spec is not None else ()
 
 
 def case_q(key: SearchKey, model: Any) -> Q | None:
@@ -179,12 +185,8 @@ def case_q(key: SearchKey, model: Any) -> Q | None:
     if key.has(KeyKind.NUMBER):
         q |= Q(pk=key.number)
     if key.has(KeyKind.PSP_ID):
-        names = {f.name for f in model._meta.get_fields()}
-        for field_name in CASE_PSP_ID_FIELDS:
-            if field_name in names:
-                # Disputes have a prefix index on the PSP id; refund ids are exact (unique index).
-                lookup = "startswith" if field_name == "psp_dispute_id" else "exact"
-                q |= Q(**{f"{field_name}__{lookup}": key.text})
+        for lookup in psp_id_lookups(model):
+            q |= Q(**{lookup: key.text})
     return q or None
 
 

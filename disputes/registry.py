@@ -101,4 +101,5 @@ SPEC = register(CaseTypeSpec(
     open_states=tuple(OPEN_STATES),
     final_states=tuple(RESOLVED_STATES),
     queue_filters={"approvals": disputes_awaiting_lead},
+    psp_id_lookups=("psp_dispute_id__startswith",),  # a prefix index on the PSP id
 ))

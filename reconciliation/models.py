@@ -306,6 +306,7 @@ class Break(Case):
         ]
         indexes = [
             models.Index(fields=["psp", "psp_reference", "state"], name="break_psp_ref_state_idx"),
+            models.Index(fields=["psp_reference"], name="break_psp_reference_idx"),  # search by PSP id
             models.Index(fields=["state", "kind", "created_at"], name="break_state_kind_idx"),
             models.Index(fields=["state", "currency", "amount_minor"], name="break_state_amount_idx"),
             models.Index(fields=["state", "internal_due_at"], name="break_state_due_idx"),

@@ -22,4 +22,5 @@ register(CaseTypeSpec(
     final_states=(BreakState.RESOLVED, BreakState.WRITTEN_OFF, BreakState.AUTO_RESOLVED),
     queue_filters={"approvals": breaks_awaiting_write_off_decision_by},
     dashboard_sections=sections,
+    psp_id_lookups=("psp_reference",),  # the charge, refund, dispute or payout id the break is about
 ))

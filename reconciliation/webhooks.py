@@ -60,6 +60,7 @@ def _trusted(url: str, *, hosts: tuple[str, ...], host_suffix: str, local_base: 
 def _download(url: str, *, auth: Any, headers: dict[str, str], timeout: float) -> tempfile.SpooledTemporaryFile:
     """The file at ``url``, streamed into a spooled temporary file (no larger than the import limit)."""
     limit = setting("SETTLEMENT_IMPORT_MAX_BYTES")
+    binary = None
     try:
         with requests.get(url, auth=auth, headers=headers, timeout=timeout, stream=True,
                           allow_redirects=False) as response:
@@ -75,6 +76,8 @@ def _download(url: str, *, auth: Any, headers: dict[str, str], timeout: float) -
                     raise InvalidInput("The report is too large: nothing imported.", code="file_too_large")
                 binary.write(chunk)
     except requests.RequestException as exc:
+        if binary is not None:
+            binary.close()
         raise DownloadFailed(f"The report could not be downloaded ({type(exc).__name__}): nothing imported.",
                              code="report_download_failed") from exc
     binary.seek(0)

@@ -20,4 +20,5 @@ register(CaseTypeSpec(
     open_states=tuple(OPEN_STATES),
     final_states=(RefundState.SUCCEEDED, RefundState.REJECTED, RefundState.CANCELLED),
     queue_filters={"approvals": refunds_awaiting_decision_by},
+    psp_id_lookups=("psp_refund_id",),  # exact: a unique index
 ))

@@ -40,6 +40,9 @@ class CaseTypeSpec:
     # Extra figures for /dashboard/, so the core shows a case type's reporting without importing it:
     # a callable returning ``[{"name", "title", "definition", "header", "rows"}]`` (rows of cells).
     dashboard_sections: Callable[[], list[dict[str, Any]]] | None = None
+    # The case's PSP ids that /search/ and the lists' ``q`` find it by, as Django lookups on the model
+    # (``"psp_dispute_id__startswith"``, ``"psp_refund_id"``); each must have an index behind it.
+    psp_id_lookups: tuple[str, ...] = ()
 
     def unfinished_states(self) -> list[str]:
         """Every state of the model's ``state`` field that is not final, in declaration order."""
