@@ -2,7 +2,8 @@
 more than it captured unless the network took it (and then the dispute is flagged), and the journal stays intact.
 
 Hypothesis drives the real services — refund request / approve / reject / cancel / submit / PSP answer /
-retry, dispute create / accept / mark_lost / mark_won — on two payments, and after every step checks:
+retry, dispute create / accept / mark_lost / mark_won, and payment extensions request / approve / reject /
+cancel on two open invoices — on two payments, and after every step checks:
 
 * the invariant query (``tests.money_checks``): refunds sent or on their way + lost or accepted
   disputes ≤ captured, except on a payment whose loss was flagged as over captured;
@@ -10,12 +11,14 @@ retry, dispute create / accept / mark_lost / mark_won — on two payments, and a
 * a refund step that succeeded left the payment within that stricter rule (our own decisions never
   push past captured, flag or no flag);
 * ``payment_refundable_minor`` equals what the rows say is left;
+* an invoice has at most one open extension, and one with an approved extension is due at its promise;
 * ``verify_journal`` finds every chain intact.
 """
 
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
@@ -27,8 +30,10 @@ from backoffice.actors import WEBHOOK_STRIPE
 from backoffice.errors import DomainError
 from backoffice.gateway import RefundResult, RefundStatus
 from backoffice.journal.verification import journal_verify
-from disputes.models import Dispute, ReasonCode
+from disputes.models import LOST_STATES, Dispute, ReasonCode
 from disputes.services import dispute_accept, dispute_create, dispute_mark_lost, dispute_mark_won
+from invoices.models import EXTENSION_OPEN_STATES, PaymentExtension, promise_deadline
+from invoices.services import extension_approve, extension_cancel, extension_reject, extension_request
 from refunds.models import RELEASED_STATES, Refund
 from refunds.selectors import payment_refundable_minor
 from refunds.services import (
@@ -40,13 +45,14 @@ from refunds.services import (
     refund_retry,
 )
 from refunds.tasks import enqueue_submit
-from tests.invoices.factories import PaymentFactory
+from tests.invoices.factories import InvoiceFactory, PaymentFactory
 from tests.money_checks import payments_over_captured, payments_with_a_flagged_loss
 
 CAPTURED = 10000
 EXPECTED_REFUSALS = {
     "refund_exceeds_refundable", "payment_disputed", "transition_not_allowed", "self_approval_forbidden",
     "same_approver", "approval_limit_exceeded", "permission_denied", "concurrent_change", "reason_required",
+    "extension_already_open", "invoice_not_eligible", "extension_too_long", "invalid_due_date",
 }
 # Amount endings pick the sandbox's outcome: …00 succeeds, …13 is declined, …66 stays pending (processing).
 amounts = st.builds(lambda hundreds, ending: hundreds * 100 + ending,
@@ -58,7 +64,7 @@ _ids = itertools.count(1)
 def held_and_lost(payment) -> tuple[int, int]:
     held = Refund.objects.filter(payment=payment).exclude(state__in=RELEASED_STATES) \
         .aggregate(total=Sum("amount_minor"))["total"] or 0
-    lost = Dispute.objects.filter(payment=payment, state__in=("lost", "accepted")) \
+    lost = Dispute.objects.filter(payment=payment, state__in=LOST_STATES) \
         .aggregate(total=Sum("amount_minor"))["total"] or 0
     return held, lost
 
@@ -69,10 +75,12 @@ class MoneyMachine(RuleBasedStateMachine):
 
     refunds = Bundle("refunds")
     disputes = Bundle("disputes")
+    extensions = Bundle("extensions")
 
     def __init__(self):
         super().__init__()
         self.payments = [PaymentFactory(amount_minor=CAPTURED) for _ in range(2)]
+        self.invoices = [InvoiceFactory() for _ in range(2)]
         self.moved_money_on = None  # the payment a refund step just moved money on
 
     def act(self, call):
@@ -151,7 +159,40 @@ class MoneyMachine(RuleBasedStateMachine):
     def network_rules_won(self, dispute):
         self.act(lambda: dispute_mark_won(dispute_id=dispute.pk, actor=WEBHOOK_STRIPE))
 
+    # ---------------------------------------------------------------- extensions (a promise to pay later)
+
+    @rule(target=extensions, i=st.integers(0, 1), days=st.integers(1, 60), who=st.integers(0, 1))
+    def promise(self, i, days, who):
+        invoice = self.invoices[i]
+        invoice.refresh_from_db()
+        extension = self.act(lambda: extension_request(
+            actor=self.people["specialists"][who], invoice=invoice,
+            new_due_date=invoice.due_at.date() + timedelta(days=days), reason="customer asked"))
+        return multiple() if extension is None else extension
+
+    @rule(extension=extensions, who=st.integers(0, 1))
+    def lead_approves_promise(self, extension, who):
+        self.act(lambda: extension_approve(extension_id=extension.pk, actor=self.people["leads"][who], reason="ok"))
+
+    @rule(extension=extensions, who=st.integers(0, 1))
+    def lead_rejects_promise(self, extension, who):
+        self.act(lambda: extension_reject(extension_id=extension.pk, actor=self.people["leads"][who], reason="no"))
+
+    @rule(extension=extensions)
+    def requester_withdraws_promise(self, extension):
+        self.act(lambda: extension_cancel(extension_id=extension.pk, actor=extension.requester, reason="paid"))
+
     # ---------------------------------------------------------------- after every step
+
+    @invariant()
+    def one_open_promise_per_invoice_and_the_invoice_follows_it(self):
+        for invoice in self.invoices:
+            invoice.refresh_from_db()
+            open_ones = list(PaymentExtension.objects.filter(invoice=invoice, state__in=EXTENSION_OPEN_STATES))
+            assert len(open_ones) <= 1, open_ones
+            approved = [e for e in open_ones if e.state == "approved"]
+            if approved:
+                assert invoice.due_at == promise_deadline(approved[0].new_due_date)
 
     @invariant()
     def nothing_paid_out_beyond_captured_unless_the_network_took_it(self):
