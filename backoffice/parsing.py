@@ -215,8 +215,9 @@ def check_text(text: str, *, field: str = "") -> str:
 
 
 # A card number typed or pasted into free text: 13–19 digits (spaces or dashes between them allowed) that
-# pass the Luhn check. Never stored: the writer is asked for the last four digits instead.
-_CARD_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+# pass the Luhn check, standing alone (not inside a hex digest or another token). Never stored: the
+# writer is asked for the last four digits instead.
+_CARD_RUN = re.compile(r"(?<![0-9A-Za-z])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])")
 
 
 def luhn_valid(digits: str) -> bool:

@@ -23,6 +23,7 @@ PAN = "4242 4242 4242 4242"  # Luhn-valid test card
     ("731.25 GPU-hours and 38 logins after the charge", False),
     ("invoice INV-2026-000123, order 20261130123456", False),  # 14 digits, not Luhn-valid
     ("4242 4242 4242 4241", False),  # one digit off: fails Luhn
+    ("packet sha256 9f2c6263696120706ab1", False),  # digits inside a hex digest
 ])
 def test_what_counts_as_a_card_number(text, found):
     assert contains_card_number(text) is found
