@@ -116,7 +116,12 @@ def payment_lock(payment_id: int) -> Payment:
         payment = qs.get(pk=payment_id)
     except Payment.DoesNotExist as exc:
         raise NotFound(f"Payment {payment_id} does not exist.") from exc
-    except OperationalError as exc:  # lock_timeout (55P03): someone else holds the payment
+    except OperationalError as exc:
+        # lock_timeout (SQLSTATE 55P03) or SQLite's "database is locked": someone else holds the payment.
+        # Anything else (a dropped connection, …) is not a concurrent change: let it be seen as what it is.
+        sqlstate = getattr(exc.__cause__, "sqlstate", None)
+        if postgres and sqlstate != "55P03":
+            raise
         raise ConcurrentChange(
             f"Payment {payment_id} is being changed by someone else right now. Try again in a moment."
         ) from exc
