@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from backoffice.cases.registry import case_types
 from backoffice.web.tables import render_table_html
-from tests.backoffice.factories import make_ticket
 from invoices.services import extension_request
+from tests.backoffice.factories import make_ticket
 from tests.disputes.factories import DisputeFactory
 from tests.invoices.factories import InvoiceFactory
 from tests.reconciliation.test_services import make_break
