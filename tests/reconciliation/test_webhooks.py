@@ -16,12 +16,9 @@ from backoffice.webhooks.models import WebhookEvent
 from reconciliation.models import Break, SettlementImport, SettlementLine
 from tests.fakepsp import Answer, FakeService
 from tests.webhooks.psp import (
-    ADYEN_KEY,
-    ADYEN_OLD_KEY,
-    STRIPE_OLD_SECRET,
-    STRIPE_SECRET,
     adyen_body,
     adyen_item,
+    configure_secrets,
     stripe_body,
     stripe_event,
     stripe_signature,
@@ -64,8 +61,7 @@ class FakeReportHost(FakeService):
 
 @pytest.fixture(autouse=True)
 def _webhook_secrets(settings):
-    settings.STRIPE_WEBHOOK_SECRET = f"{STRIPE_SECRET}, {STRIPE_OLD_SECRET}"
-    settings.ADYEN_HMAC_KEY = f"{ADYEN_KEY},{ADYEN_OLD_KEY}"
+    configure_secrets(settings)
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@ import pytest
 from tests.refunds.fake_stripe import fake_stripe_configured
 
 from .fake_adyen import FakeAdyen
-from .psp import ADYEN_KEY, ADYEN_OLD_KEY, STRIPE_OLD_SECRET, STRIPE_SECRET
+from .psp import configure_secrets
 
 
 @pytest.fixture(autouse=True)
 def _webhook_secrets(settings):
-    """Two secrets and two keys configured, as during a rotation: the new one signs by default."""
-    settings.STRIPE_WEBHOOK_SECRET = f"{STRIPE_SECRET}, {STRIPE_OLD_SECRET}"
-    settings.ADYEN_HMAC_KEY = f"{ADYEN_KEY},{ADYEN_OLD_KEY}"
+    configure_secrets(settings)
 
 
 @pytest.fixture
