@@ -292,6 +292,8 @@ class Scheduler(DatabaseScheduler):
                 now = timezone.now()
                 _status_update(entry.task, {"runs": F("runs") + 1, "failures": F("failures") + 1,
                                             "last_failed_at": now, "last_error": error[:500]})
+            elif in_process:  # counted by task_postrun, which an eager task's failure reaches without its error
+                _status_update(entry.task, {"last_error": error[:500]})
         else:
             self.ran.append(entry.name)
         finally:

@@ -100,4 +100,5 @@ def test_a_task_run_on_a_dropped_database_session_is_counted_as_failed():
     assert dropped
     status = TaskRunStatus.objects.get(task="disputes.expire_past_due")
     assert status.runs == 3 and status.failures == 1
+    assert status.last_error.startswith("OperationalError: terminating connection")
     assert status.last_succeeded_at > status.last_failed_at
