@@ -4,9 +4,10 @@ In production the app (web, workers, beat) connects with ``DATABASE_URL`` as a r
 nothing: it may SELECT, INSERT, UPDATE and DELETE ordinary tables, but on the append-only tables
 (the journal and each of its partitions, its checkpoints, denied attempts) only SELECT and INSERT,
 on the journal's chain heads only SELECT, and it can never ALTER, DETACH or DROP a table or disable a
-trigger (only an owner can); it may EXECUTE the owner's function that makes the journal's partitions. ``manage.py migrate`` with ``DATABASE_OWNER_URL``
-set connects as the owner for the migration and then grants the app's role (``DATABASE_URL``'s
-user) exactly that, every time, so new tables are covered.
+trigger (only an owner can); it may EXECUTE the owner's function that makes the journal's partitions.
+``manage.py migrate`` with ``DATABASE_OWNER_URL`` set connects as the owner for the migration and
+then grants the app's role (``DATABASE_URL``'s user) exactly that, every time, so new tables are
+covered.
 """
 
 from __future__ import annotations

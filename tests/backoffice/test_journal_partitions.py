@@ -149,7 +149,8 @@ def test_every_partition_refuses_truncate_even_to_the_owner_including_new_ones(s
             db_owner("SELECT set_config('backoffice.journal_purge', 'off', true)")  # as in production
             db_owner(f"TRUNCATE {table}")
         assert "append-only" in str(err.value), table
-    for statement in ("UPDATE journal_journalentry_y2033m02 SET reason = 'x'", "DELETE FROM journal_journalentry_y2033m02"):
+    for statement in ("UPDATE journal_journalentry_y2033m02 SET reason = 'x'",
+                      "DELETE FROM journal_journalentry_y2033m02"):
         with pytest.raises(DatabaseError, match="append-only"):
             db_owner(statement)
     assert JournalEntry.objects.count() == 1
