@@ -90,7 +90,8 @@ def _strip_indexes(cursor, table: str) -> list[str]:
            WHERE i.indrelid = %s::regclass AND NOT i.indisprimary
              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""", [table])
     for name, definition in cursor.fetchall():
-        rebuild.append(definition)
+        # A partitioned table's index reads "ON ONLY parent": rebuilt as is it would cover no partition.
+        rebuild.append(definition.replace(" ON ONLY ", " ON ", 1))
         cursor.execute(f"DROP INDEX {name}")
     return rebuild
 
