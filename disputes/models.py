@@ -206,6 +206,9 @@ RESOLVED_STATES = (
 # Expired counts as lost (DOMAIN.md: no response in time = lost): the network keeps the money.
 LOST_STATES = (DisputeState.LOST, DisputeState.ACCEPTED, DisputeState.EXPIRED)
 UNDECIDED_STATES = (DisputeState.INQUIRY, DisputeState.NEEDS_RESPONSE, DisputeState.UNDER_REVIEW)
+WON_STATES = (DisputeState.WON,)
+# Decided by the network after a defence: what the dashboard's win rate divides by.
+FOUGHT_STATES = (DisputeState.WON, DisputeState.LOST)
 
 
 def packet_upload_to(instance: Dispute, filename: str) -> str:
@@ -228,6 +231,12 @@ class Dispute(Case):
 
     State = DisputeState
     Stage = DisputeStage
+    # The outcomes the core's reports count, read through the case registry (``spec.model``) so the core
+    # never spells a dispute state: won, or lost (``LOST_STATES``); ``closed`` (an inquiry that never
+    # became a chargeback) is no outcome.
+    WON_STATES = WON_STATES
+    LOST_STATES = LOST_STATES
+    FOUGHT_STATES = FOUGHT_STATES
 
     payment = models.ForeignKey("invoices.Payment", on_delete=models.PROTECT, related_name="disputes")
     amount_minor = models.BigIntegerField(help_text="Disputed amount in minor units of ``currency``.")

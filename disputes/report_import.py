@@ -38,28 +38,14 @@ from backoffice.money import MoneyError, is_valid_currency, parse_minor
 from invoices.models import Payment
 
 from . import policy
-from .models import DisputeReportImport, DisputeStage, DisputeState, ReportImportStatus
-from .psp import PSP_EXPIRED, PspDispute, dispute_find_psp, dispute_from_psp
-from .webhooks import BRANDS, STRIPE_STATUS
+from .models import DisputeReportImport, ReportImportStatus
+from .psp import PspDispute, dispute_find_psp, dispute_from_psp
+from .reported import ADYEN_KINDS, STRIPE_STATUS, adyen_dispute, adyen_kind, stripe_dispute
 
 logger = logging.getLogger("disputes.report_import")
 
 MAX_ROWS = 100_000
 PROGRESS_EVERY = 200
-ADYEN_RECORD_TYPES = {
-    "requestforinformation": (DisputeState.INQUIRY, DisputeStage.INQUIRY),
-    "notificationofchargeback": (DisputeState.NEEDS_RESPONSE, DisputeStage.CHARGEBACK),
-    "chargeback": (DisputeState.NEEDS_RESPONSE, DisputeStage.CHARGEBACK),
-    "chargebackexternally": (DisputeState.NEEDS_RESPONSE, DisputeStage.CHARGEBACK),
-    "informationsupplied": (DisputeState.UNDER_REVIEW, DisputeStage.CHARGEBACK),
-    "secondchargeback": (DisputeState.LOST, DisputeStage.CHARGEBACK),
-    "chargebackreversed": (DisputeState.WON, DisputeStage.CHARGEBACK),
-    "chargebackreversedexternally": (DisputeState.WON, DisputeStage.CHARGEBACK),
-    "prearbitrationwon": (DisputeState.WON, DisputeStage.PRE_ARBITRATION),
-    "prearbitrationlost": (DisputeState.LOST, DisputeStage.PRE_ARBITRATION),
-    "disputedefenseperiodended": (PSP_EXPIRED, DisputeStage.CHARGEBACK),
-}
-ADYEN_STATUS = {"won": DisputeState.WON, "lost": DisputeState.LOST}
 ADYEN_SKIPPED_TYPES = {"notificationoffraud"}  # fraud reports are not disputes: listed, not imported
 
 
@@ -136,42 +122,34 @@ def _stripe_row(record: dict, headers: dict[str, str], row: int) -> ReportRow | 
         raise RowError(f"unknown status {status!r}")
     charge = _get(record, headers, "Charge ID", "Charge")
     intent = _get(record, headers, "Payment Intent ID", "Payment Intent")
-    brand = _get(record, headers, "Card Brand", "Network").lower()
-    reported = PspDispute(
-        psp="stripe", psp_dispute_id=dispute_id, amount_minor=_amount(_get(record, headers, "Amount"), currency),
-        currency=currency, network=BRANDS.get(brand, "other"),
+    reported = stripe_dispute(
+        psp_dispute_id=dispute_id, status=status, amount_minor=_amount(_get(record, headers, "Amount"), currency),
+        currency=currency, brand=_get(record, headers, "Card Brand", "Network"),
         reason_code=_get(record, headers, "Network Reason Code") or _get(record, headers, "Reason").lower(),
-        state=STRIPE_STATUS[status],
-        stage=DisputeStage.INQUIRY if status.startswith("warning_") else DisputeStage.CHARGEBACK,
         due_at=_when(_get(record, headers, "Evidence Due By (UTC)", "Evidence Due By")),
     )
     return ReportRow(row, reported, _payment("stripe", [charge, intent]), (row,))
 
 
 def _adyen_row(record: dict, headers: dict[str, str], row: int) -> ReportRow | None:
-    record_type = _get(record, headers, "Record Type").replace(" ", "").lower()
+    record_type = adyen_kind(_get(record, headers, "Record Type"))
     if record_type in ADYEN_SKIPPED_TYPES:
         return None
-    if record_type not in ADYEN_RECORD_TYPES:
+    if record_type not in ADYEN_KINDS:
         raise RowError(f"unknown Record Type {_get(record, headers, 'Record Type')!r}")
-    target, stage = ADYEN_RECORD_TYPES[record_type]
-    status = _get(record, headers, "Dispute Status").lower()
-    if status in ADYEN_STATUS and target != DisputeState.INQUIRY:
-        target = ADYEN_STATUS[status]
     dispute_id = _get(record, headers, "Dispute PSP Reference")
     if not dispute_id or len(dispute_id) > 64:
         raise RowError("Dispute PSP Reference is missing or longer than 64 characters")
     currency = _currency(_get(record, headers, "Dispute Currency"))
-    scheme = (_get(record, headers, "CB Scheme Code") or _get(record, headers, "RFI Scheme Code")
-              or _get(record, headers, "Payment Method")).lower()
     recorded = _when(_get(record, headers, "Record Date"))
-    reported = PspDispute(
-        psp="adyen", psp_dispute_id=dispute_id,
+    reported = adyen_dispute(
+        psp_dispute_id=dispute_id, kind=record_type, dispute_status=_get(record, headers, "Dispute Status"),
         amount_minor=_amount(_get(record, headers, "Dispute Amount"), currency), currency=currency,
-        network=BRANDS.get(scheme, "other"),
+        scheme=(_get(record, headers, "CB Scheme Code") or _get(record, headers, "RFI Scheme Code")
+                or _get(record, headers, "Payment Method")),
         reason_code=_get(record, headers, "CB Reason Code") or _get(record, headers, "RFI Reason Code")
         or _get(record, headers, "Dispute Reason"),
-        state=target, stage=stage, due_at=_when(_get(record, headers, "Dispute End Date")),
+        due_at=_when(_get(record, headers, "Dispute End Date")),
     )
     payment = _payment("adyen", [_get(record, headers, "Psp Reference")])
     return ReportRow(row, reported, payment, (recorded or datetime.min.replace(tzinfo=UTC), row))

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from backoffice.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backoffice.money import MoneyError, parse_minor
-from backoffice.web.errors import page_error_response, page_refusal
+from backoffice.web.errors import page_action, page_error_response, page_refusal
 from backoffice.web.views import CaseDetailView
 
 from . import policy
@@ -124,12 +124,8 @@ def psp_resend(request, pk: int):
 
     dispute = _dispute_or_404(request, pk)
     back = redirect(reverse("disputes:detail", args=[dispute.pk]))
-    try:
-        dispute_psp_resubmit(dispute_id=dispute.pk, actor=request.user)
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=back)
-    messages.success(request, f"{dispute.reference}: the evidence is being sent to the PSP again.")
-    return back
+    return page_action(request, lambda: dispute_psp_resubmit(dispute_id=dispute.pk, actor=request.user),
+                       success=f"{dispute.reference}: the evidence is being sent to the PSP again.", redirect_to=back)
 
 
 @login_required
@@ -142,13 +138,10 @@ def evidence_upload(request, pk: int):
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {' '.join(errors)}")
         return back
-    try:
-        item = evidence_add(dispute_id=dispute.pk, actor=request.user, kind=form.cleaned_data["kind"],
-                            text=form.cleaned_data["text"], upload=form.cleaned_data["file"])
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=back)
-    messages.success(request, f"Evidence added: {item.get_kind_display()}.")
-    return back
+    return page_action(request, lambda: evidence_add(dispute_id=dispute.pk, actor=request.user,
+                                                     kind=form.cleaned_data["kind"], text=form.cleaned_data["text"],
+                                                     upload=form.cleaned_data["file"]),
+                       success=lambda item: f"Evidence added: {item.get_kind_display()}.", redirect_to=back)
 
 
 @login_required
@@ -240,39 +233,31 @@ def cover_letter_save(request, pk: int):
     dispute = _dispute_or_404(request, pk)
     back = redirect(f"{reverse('disputes:detail', args=[dispute.pk])}#cover-letter")
     body = "" if request.POST.get("action") == "reset" else request.POST.get("body", "")
-    try:
-        dispute_cover_letter_save(dispute_id=dispute.pk, actor=request.user, body=body)
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=back)
-    messages.success(request, "Cover letter saved." if body.strip() else "Cover letter reset to its template.")
-    return back
+    return page_action(request, lambda: dispute_cover_letter_save(dispute_id=dispute.pk, actor=request.user, body=body),
+                       success="Cover letter saved." if body.strip() else "Cover letter reset to its template.",
+                       redirect_to=back)
 
 
 @login_required
 @require_POST
 def propose_accept(request, pk: int):
     dispute = _dispute_or_404(request, pk)
-    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
-    try:
-        dispute_propose_accept(dispute_id=dispute.pk, actor=request.user, reason=request.POST.get("reason", ""))
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=back)
-    messages.success(request, f"Proposed: accept liability for {dispute.reference}. It waits in the team leads' "
-                              "approvals queue.")
-    return back
+    return page_action(
+        request, lambda: dispute_propose_accept(dispute_id=dispute.pk, actor=request.user,
+                                                reason=request.POST.get("reason", "")),
+        success=f"Proposed: accept liability for {dispute.reference}. It waits in the team leads' approvals queue.",
+        redirect_to=redirect(reverse("disputes:detail", args=[dispute.pk])))
 
 
 @login_required
 @require_POST
 def decline_proposal(request, pk: int):
     dispute = _dispute_or_404(request, pk)
-    back = redirect(reverse("disputes:detail", args=[dispute.pk]))
-    try:
-        dispute_decline_proposal(dispute_id=dispute.pk, actor=request.user, reason=request.POST.get("reason", ""))
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=back)
-    messages.success(request, f"Proposal declined: {dispute.reference} will be fought.")
-    return back
+    return page_action(
+        request, lambda: dispute_decline_proposal(dispute_id=dispute.pk, actor=request.user,
+                                                  reason=request.POST.get("reason", "")),
+        success=f"Proposal declined: {dispute.reference} will be fought.",
+        redirect_to=redirect(reverse("disputes:detail", args=[dispute.pk])))
 
 
 # ---------------------------------------------------------------- dispute report import (team leads)

@@ -80,6 +80,12 @@ AUTO_RESOLVABLE = (BreakKind.NOT_SETTLED, BreakKind.MISSING_IN_LEDGER, BreakKind
                    BreakKind.DISPUTE_MISMATCH)
 
 
+def _ledger_link(model: str) -> models.ForeignKey:
+    """What a settlement line or a break is about in our ledger, when known (no automatic index: each model
+    declares the partial indexes it needs)."""
+    return models.ForeignKey(model, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+
+
 class SettlementImport(models.Model):
     """One PSP report file, imported whole or not at all, and only once (its hash; its batch or payout id)."""
 
@@ -185,12 +191,9 @@ class SettlementLine(models.Model):
     currency = models.CharField(max_length=3)
     occurred_at = models.DateTimeField()
     match = models.CharField(max_length=8, choices=LineMatch.choices, default=LineMatch.NOT_MATCHED)
-    payment = models.ForeignKey("invoices.Payment", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+", db_index=False)
-    refund = models.ForeignKey("refunds.Refund", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="+", db_index=False)
-    dispute = models.ForeignKey("disputes.Dispute", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+", db_index=False)
+    payment = _ledger_link("invoices.Payment")
+    refund = _ledger_link("refunds.Refund")
+    dispute = _ledger_link("disputes.Dispute")
 
     class Meta:
         constraints = [
@@ -275,12 +278,9 @@ class Break(Case):
                                           related_name="breaks", db_index=False)
     line = models.ForeignKey(SettlementLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              db_index=False)
-    payment = models.ForeignKey("invoices.Payment", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+", db_index=False)
-    refund = models.ForeignKey("refunds.Refund", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="+", db_index=False)
-    dispute = models.ForeignKey("disputes.Dispute", null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="+", db_index=False)
+    payment = _ledger_link("invoices.Payment")
+    refund = _ledger_link("refunds.Refund")
+    dispute = _ledger_link("disputes.Dispute")
     resolution = models.CharField(max_length=24, choices=Resolution.choices, blank=True)
     write_off_reason = models.TextField(blank=True)
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

@@ -267,6 +267,17 @@ def api():
     return make
 
 
+@pytest.fixture
+def as_user(client):
+    """``as_user(user)`` → the test client, signed in as that user (pages)."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {

@@ -1,11 +1,13 @@
 from django.contrib import admin, messages
 
+from backoffice.admin_mixins import ReadOnlyAdminMixin
+
 from .models import ApiToken
 from .services import api_token_revoke
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Tokens are listed by prefix only: the token itself is never stored, so nobody can read it here."""
 
     list_display = ["prefix", "user", "created_at", "expires_at", "last_used_at"]
@@ -14,15 +16,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = ["prefix", "user", "created_at", "expires_at", "last_used_at"]
     readonly_fields = fields
     actions = ["revoke"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_revoke_permission(self, request):
         return request.user.is_superuser
@@ -43,22 +36,13 @@ if admin.site.is_registered(TOTPDevice):
 
 
 @admin.register(TOTPDevice)
-class TOTPDeviceAdmin(admin.ModelAdmin):
+class TOTPDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "name", "confirmed", "last_used_at"]
     list_filter = ["confirmed"]
     search_fields = ["=user__username"]
     fields = ["user", "name", "confirmed", "last_used_at"]
     readonly_fields = fields
     actions = ["reset"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reset_permission(self, request):
         return request.user.is_superuser

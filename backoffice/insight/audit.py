@@ -179,9 +179,10 @@ def _reference_or_text(q: str, *, text_fields: tuple[str, ...]) -> Q:
     return condition
 
 
-def journal_rows(form: AuditSearchForm) -> QuerySet[JournalEntry]:
+def _filtered(qs: QuerySet, form: AuditSearchForm, *, exact: dict[str, str] | None = None) -> QuerySet:
+    """The filters every audit table shares (time window, case type, actor), then ``exact``: form field →
+    the column it matches case-insensitively."""
     data = form.cleaned_data
-    qs = JournalEntry.objects.all()
     start, end = form.window()
     if start:
         qs = qs.filter(created_at__gte=start)
@@ -191,50 +192,31 @@ def journal_rows(form: AuditSearchForm) -> QuerySet[JournalEntry]:
         qs = qs.filter(case_type=data["case_type"])
     if data.get("actor"):
         qs = qs.filter(actor_label__istartswith=data["actor"])
-    if data.get("transition"):
-        qs = qs.filter(transition__iexact=data["transition"])
-    if data.get("source"):
-        qs = qs.filter(source_state__iexact=data["source"])
-    if data.get("target"):
-        qs = qs.filter(target_state__iexact=data["target"])
-    if data.get("q"):
-        qs = qs.filter(_reference_or_text(data["q"], text_fields=("case_reference", "reason", "transition")))
+    for name, column in (exact or {}).items():
+        if data.get(name):
+            qs = qs.filter(**{f"{column}__iexact": data[name]})
+    return qs
+
+
+def journal_rows(form: AuditSearchForm) -> QuerySet[JournalEntry]:
+    qs = _filtered(JournalEntry.objects.all(), form,
+                   exact={"transition": "transition", "source": "source_state", "target": "target_state"})
+    if q := form.cleaned_data.get("q"):
+        qs = qs.filter(_reference_or_text(q, text_fields=("case_reference", "reason", "transition")))
     return qs.order_by("-created_at", "-id")
 
 
 def denied_rows(form: AuditSearchForm) -> QuerySet[DeniedAttempt]:
-    data = form.cleaned_data
-    qs = DeniedAttempt.objects.all()
-    start, end = form.window()
-    if start:
-        qs = qs.filter(created_at__gte=start)
-    if end:
-        qs = qs.filter(created_at__lt=end)
-    if data.get("case_type"):
-        qs = qs.filter(case_type=data["case_type"])
-    if data.get("actor"):
-        qs = qs.filter(actor_label__istartswith=data["actor"])
-    if data.get("transition"):
-        qs = qs.filter(action__iexact=data["transition"])
-    if data.get("q"):
-        qs = qs.filter(_reference_or_text(data["q"], text_fields=("case_reference", "code", "message")))
+    qs = _filtered(DeniedAttempt.objects.all(), form, exact={"transition": "action"})
+    if q := form.cleaned_data.get("q"):
+        qs = qs.filter(_reference_or_text(q, text_fields=("case_reference", "code", "message")))
     return qs.order_by("-created_at", "-id")
 
 
 def access_rows(form: AuditSearchForm) -> QuerySet[AuditAccess]:
-    data = form.cleaned_data
-    qs = AuditAccess.objects.all()
-    start, end = form.window()
-    if start:
-        qs = qs.filter(created_at__gte=start)
-    if end:
-        qs = qs.filter(created_at__lt=end)
-    if data.get("actor"):
-        qs = qs.filter(actor_label__istartswith=data["actor"])
-    if data.get("case_type"):
-        qs = qs.filter(case_type=data["case_type"])
-    if data.get("q"):
-        qs = qs.filter(action__icontains=data["q"])
+    qs = _filtered(AuditAccess.objects.all(), form)
+    if q := form.cleaned_data.get("q"):
+        qs = qs.filter(action__icontains=q)
     return qs.order_by("-created_at", "-id")
 
 

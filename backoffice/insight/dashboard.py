@@ -87,15 +87,18 @@ def tables(fig: dict[str, Any], sections: list[dict[str, Any]] | None = None) ->
     def add(name: str, title: str, header: list[str], rows: list[list[Any]]) -> None:
         out[name] = Table(name, title, header, rows)
 
-    add("weekly", "Disputes per week", ["week starting", "opened", "won", "lost", "accepted", "expired"],
-        [[w["week"].isoformat(), w["opened"], w["won"], w["lost"], w["accepted"], w["expired"]] for w in fig["weekly"]])
+    outcomes = kpis.dispute_outcomes()
+    add("weekly", "Disputes per week", ["week starting", "opened", *outcomes.all],
+        [[w["week"].isoformat(), w["opened"], *(w[o] for o in outcomes.all)] for w in fig["weekly"]])
     for key, label in (("network", "network"), ("category", "reason category")):
         add(f"win_{key}", f"Outcomes and win rate by {label}",
-            [label, "won", "lost", "accepted", "expired", "win rate (won ÷ won+lost)", "recovery rate (won ÷ all)"],
-            [[r["label"], r["won"], r["lost"], r["accepted"], r["expired"], _pct(r["win_rate"]),
-              _pct(r["recovery_rate"])] for r in fig["win"][key]])
+            [label, *outcomes.all, f"win rate ({'+'.join(outcomes.won)} ÷ {'+'.join(outcomes.fought)})",
+             f"recovery rate ({'+'.join(outcomes.won)} ÷ all)"],
+            [[r["label"], *(r[o] for o in outcomes.all), _pct(r["win_rate"]), _pct(r["recovery_rate"])]
+             for r in fig["win"][key]])
     add("amounts", "Amounts disputed, recovered and lost (per currency, never summed across currencies)",
-        ["currency", "chargebacks opened", "disputed", "recovered (won)", "lost (lost, accepted, expired)"],
+        ["currency", "chargebacks opened", "disputed", f"recovered ({', '.join(outcomes.won)})",
+         f"lost ({', '.join(outcomes.lost)})"],
         [[a["currency"], a["opened"], _money(a["disputed"], a["currency"]), _money(a["recovered"], a["currency"]),
           _money(a["lost"], a["currency"])] for a in fig["amounts"]])
     add("ratios", "Chargeback ratio per network per month (UTC months)",
@@ -171,12 +174,13 @@ STATUS_LABELS = {"excessive": "EXCESSIVE — above the program's ratio and floor
 
 def charts(fig: dict[str, Any]) -> dict[str, Any]:
     weekly = fig["weekly"]
+    outcomes = kpis.dispute_outcomes()
     out = {
         "weekly": bar_chart(chart_id="chart-weekly", title="Disputes per week: opened and outcomes",
                             categories=[w["week"].strftime("%d %b") for w in weekly],
-                            series=[Series(name, [w[name] for w in weekly])
-                                    for name in ("opened", "won", "lost", "accepted", "expired")]),
-        "win": bar_chart(chart_id="chart-win", title="Win rate by network (won ÷ won + lost)", unit=" %",
+                            series=[Series(name, [w[name] for w in weekly]) for name in ("opened", *outcomes.all)]),
+        "win": bar_chart(chart_id="chart-win", unit=" %",
+                         title=f"Win rate by network ({' + '.join(outcomes.won)} ÷ {' + '.join(outcomes.fought)})",
                          categories=[r["label"] for r in fig["win"]["network"]],
                          series=[Series("win rate", [r["win_rate"] for r in fig["win"]["network"]]),
                                  Series("recovery rate", [r["recovery_rate"] for r in fig["win"]["network"]])]),

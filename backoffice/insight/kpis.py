@@ -31,8 +31,6 @@ from backoffice.journal.models import JournalEntry
 
 from .programs import EARLY_WARNING_SHARE, program_for
 
-OUTCOMES = ("won", "lost", "accepted", "expired")
-LOST_OUTCOMES = ("lost", "accepted", "expired")
 AGE_BUCKETS = ((0, 1, "under 1 day"), (1, 3, "1–3 days"), (3, 7, "3–7 days"), (7, 14, "7–14 days"),
                (14, 30, "14–30 days"), (30, None, "30 days or more"))
 OVERDUE_BUCKETS = ((0, 30, "1–30 days"), (30, 60, "31–60 days"), (60, 90, "61–90 days"), (90, None, "over 90 days"))
@@ -85,47 +83,76 @@ def _model(label: str, name: str):
 
 # ---- disputes ----------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Outcomes:
+    """A dispute's outcome states, as the disputes workflow exports them (``closed`` inquiries are none)."""
+
+    won: tuple[str, ...]  # recovered
+    lost: tuple[str, ...]  # lost at the network, conceded (accepted) or not answered in time (expired)
+    fought: tuple[str, ...]  # decided by the network after a defence: the win rate's denominator
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.won + self.lost
+
+
+def _disputes() -> Any:
+    """The disputes case type's model, through the case registry."""
+    from backoffice.cases.registry import get_case_type
+
+    return get_case_type("disputes").model
+
+
+def dispute_outcomes() -> Outcomes:
+    model = _disputes()
+    return Outcomes(won=tuple(model.WON_STATES), lost=tuple(model.LOST_STATES), fought=tuple(model.FOUGHT_STATES))
+
+
 def disputes_per_week(f: Filters) -> list[dict[str, Any]]:
-    Dispute = _model("disputes", "Dispute")
+    Dispute = _disputes()
+    outcomes = dispute_outcomes().all
     base = Dispute.objects.filter(f.currency_q()).order_by()
     weeks: dict[date, dict[str, Any]] = {}
 
     def week_row(week: datetime) -> dict[str, Any]:
         day = week.astimezone(f.tz).date() if isinstance(week, datetime) else week
-        return weeks.setdefault(day, {"week": day, "opened": 0, **{o: 0 for o in OUTCOMES}})
+        return weeks.setdefault(day, {"week": day, "opened": 0, **{o: 0 for o in outcomes}})
 
     for row in (base.filter(f.in_range("created_at")).annotate(week=TruncWeek("created_at", tzinfo=f.tz))
                 .values("week").annotate(n=Count("id"))):
         week_row(row["week"])["opened"] = row["n"]
-    for row in (base.filter(f.in_range("resolved_at"), state__in=OUTCOMES)
+    for row in (base.filter(f.in_range("resolved_at"), state__in=outcomes)
                 .annotate(week=TruncWeek("resolved_at", tzinfo=f.tz)).values("week", "state").annotate(n=Count("id"))):
         week_row(row["week"])[row["state"]] = row["n"]
     first = f.since - timedelta(days=f.since.weekday())
     day = first
     while day <= f.until:
-        weeks.setdefault(day, {"week": day, "opened": 0, **{o: 0 for o in OUTCOMES}})
+        week_row(day)
         day += timedelta(days=7)
     return [weeks[k] for k in sorted(weeks)]
 
 
 def _outcome_rows(groups: dict[str, dict[str, int]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    outcomes = dispute_outcomes()
     rows = []
     for key in sorted(groups, key=lambda k: str(labels.get(k, k))):
         c = groups[key]
-        decided = c["won"] + c["lost"]
-        everything = sum(c[o] for o in OUTCOMES)
+        won = sum(c[o] for o in outcomes.won)
+        decided = sum(c[o] for o in outcomes.fought)
+        everything = sum(c[o] for o in outcomes.all)
         rows.append({"key": key, "label": str(labels.get(key, key)), **c, "decided": decided,
-                     "win_rate": rate(c["won"], decided), "recovery_rate": rate(c["won"], everything)})
+                     "win_rate": rate(won, decided), "recovery_rate": rate(won, everything)})
     return rows
 
 
 def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
-    Dispute = _model("disputes", "Dispute")
+    Dispute = _disputes()
     networks = dict(Dispute._meta.get_field("network").choices)
     categories = dict(_model("disputes", "ReasonCode")._meta.get_field("category").choices)
-    qs = Dispute.objects.filter(f.currency_q(), f.in_range("resolved_at"), state__in=OUTCOMES).order_by()
-    by_network: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
-    by_category: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in OUTCOMES})
+    outcomes = dispute_outcomes().all
+    qs = Dispute.objects.filter(f.currency_q(), f.in_range("resolved_at"), state__in=outcomes).order_by()
+    by_network: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in outcomes})
+    by_category: dict[str, dict[str, int]] = defaultdict(lambda: {o: 0 for o in outcomes})
     for network, category, state, n in (qs.values_list("network", "reason_code__category", "state")
                                         .annotate(n=Count("id"))):
         by_network[network][state] += n
@@ -136,17 +163,18 @@ def win_rates(f: Filters) -> dict[str, list[dict[str, Any]]]:
 
 def dispute_amounts(f: Filters) -> list[dict[str, Any]]:
     """Per currency: disputed (chargebacks opened), recovered (won), lost (lost + accepted + expired)."""
-    Dispute = _model("disputes", "Dispute")
-    qs = Dispute.objects.filter(f.currency_q()).exclude(stage="inquiry").order_by()
+    Dispute = _disputes()
+    qs = Dispute.objects.filter(f.currency_q()).exclude(stage=Dispute.Stage.INQUIRY).order_by()
     out: dict[str, dict[str, Any]] = defaultdict(lambda: {"disputed": 0, "recovered": 0, "lost": 0,
                                                          "opened": 0})
     for currency, n, total in (qs.filter(f.in_range("created_at")).values_list("currency")
                                .annotate(n=Count("id"), total=Sum("amount_minor"))):
         out[currency]["disputed"] = total or 0
         out[currency]["opened"] = n
-    for currency, state, total in (qs.filter(f.in_range("resolved_at"), state__in=OUTCOMES)
+    outcomes = dispute_outcomes()
+    for currency, state, total in (qs.filter(f.in_range("resolved_at"), state__in=outcomes.all)
                                    .values_list("currency", "state").annotate(total=Sum("amount_minor"))):
-        out[currency]["recovered" if state == "won" else "lost"] += total or 0
+        out[currency]["recovered" if state in outcomes.won else "lost"] += total or 0
     return [{"currency": c, **out[c]} for c in sorted(out)]
 
 
@@ -164,7 +192,7 @@ def _months(f: Filters, now: datetime) -> list[date]:
 def network_ratios(f: Filters, *, now: datetime) -> list[dict[str, Any]]:
     """Chargeback ratio per network per month, against Visa VAMP and Mastercard ECP, with the current
     month projected linearly from its elapsed share. Months are calendar months in UTC."""
-    Dispute = _model("disputes", "Dispute")
+    Dispute = _disputes()
     Payment = _model("invoices", "Payment")
     months = _months(f, now)
     if not months:
@@ -174,7 +202,7 @@ def network_ratios(f: Filters, *, now: datetime) -> list[dict[str, Any]]:
     end = datetime.combine((months[-1] + timedelta(days=32)).replace(day=1), time.min, tzinfo=UTC)
     chargebacks: dict[tuple[str, date], int] = defaultdict(int)
     for network, month, n in (Dispute.objects.filter(created_at__gte=start, created_at__lt=end)
-                              .exclude(stage="inquiry").annotate(month=TruncMonth("created_at", tzinfo=UTC))
+                              .exclude(stage=Dispute.Stage.INQUIRY).annotate(month=TruncMonth("created_at", tzinfo=UTC))
                               .values_list("network", "month").annotate(n=Count("id")).order_by()):
         chargebacks[(network, month.date() if isinstance(month, datetime) else month)] += n
     transactions: dict[tuple[str, date], int] = defaultdict(int)
@@ -436,7 +464,7 @@ def receivables(f: Filters, *, now: datetime) -> list[dict[str, Any]]:
 
 
 def currencies() -> list[str]:
-    Dispute = _model("disputes", "Dispute")
+    Dispute = _disputes()
     Refund = _model("refunds", "Refund")
     Invoice = _model("invoices", "Invoice")
     found: set[str] = set()

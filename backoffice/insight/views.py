@@ -117,30 +117,34 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _history_or_404(request: HttpRequest, case_type: str, pk: int):
+def _history_context(request: HttpRequest, case_type: str, pk: int, *, pdf: bool) -> dict[str, Any] | HttpResponse:
+    """What a case history page or PDF shows, its reading recorded; the refusal page for other roles."""
     from django.http import Http404
 
     from .history import case_history, spec_for_case_type
 
+    if not audit_allowed(request.user):
+        return refuse_audit(request, "Only team leads and auditors read audit histories.")
     spec = spec_for_case_type(case_type)
     case = spec.queryset(request.user).filter(pk=pk).first() if spec is not None else None
     if case is None:
         raise Http404("No such case")
-    return spec, case_history(case=case)
+    history = case_history(case=case)
+    audit_access_record(actor=request.user, case_type=case_type, case_id=pk, result_rows=len(history.journal),
+                        action=AuditAccess.Action.CASE_HISTORY_PDF if pdf else AuditAccess.Action.CASE_HISTORY)
+    return {"h": history, "spec": spec, "generated_at": timezone.now(), "generated_by": request.user.get_username(),
+            "pdf": pdf}
 
 
 @login_required
 @use_replica
 def audit_case_history(request: HttpRequest, case_type: str, pk: int) -> HttpResponse:
     """A printable history of one case (the browser's print works; the PDF link gives a file)."""
-    if not audit_allowed(request.user):
-        return refuse_audit(request, "Only team leads and auditors read audit histories.")
-    spec, history = _history_or_404(request, case_type, pk)
-    audit_access_record(actor=request.user, action=AuditAccess.Action.CASE_HISTORY, case_type=case_type,
-                        case_id=pk, result_rows=len(history.journal))
-    return render(request, "insight/case_history.html", {
-        "h": history, "spec": spec, "case_url": reverse(spec.detail_url_name, args=[pk]),
-        "generated_at": timezone.now(), "generated_by": request.user.get_username(), "pdf": False})
+    context = _history_context(request, case_type, pk, pdf=False)
+    if isinstance(context, HttpResponse):
+        return context
+    return render(request, "insight/case_history.html",
+                  {**context, "case_url": reverse(context["spec"].detail_url_name, args=[pk])})
 
 
 @login_required
@@ -150,15 +154,11 @@ def audit_case_history_pdf(request: HttpRequest, case_type: str, pk: int) -> Htt
 
     from backoffice.pdf import render_pdf
 
-    if not audit_allowed(request.user):
-        return refuse_audit(request, "Only team leads and auditors read audit histories.")
-    spec, history = _history_or_404(request, case_type, pk)
-    audit_access_record(actor=request.user, action=AuditAccess.Action.CASE_HISTORY_PDF, case_type=case_type,
-                        case_id=pk, result_rows=len(history.journal))
-    html = render_to_string("insight/case_history_print.html", {
-        "h": history, "spec": spec, "generated_at": timezone.now(),
-        "generated_by": request.user.get_username(), "pdf": True})
-    response = HttpResponse(render_pdf(html), content_type="application/pdf")
-    reference = history.case.reference or f"{case_type}-{pk}"
+    context = _history_context(request, case_type, pk, pdf=True)
+    if isinstance(context, HttpResponse):
+        return context
+    response = HttpResponse(render_pdf(render_to_string("insight/case_history_print.html", context)),
+                            content_type="application/pdf")
+    reference = context["h"].case.reference or f"{case_type}-{pk}"
     response["Content-Disposition"] = f'attachment; filename="history-{reference}.pdf"'
     return response

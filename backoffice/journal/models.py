@@ -26,6 +26,12 @@ __all__ = ["GENESIS_HASH", "DeniedAttempt", "JournalChainHead", "JournalCheckpoi
            "JournalEntry", "JournalVerification"]
 
 
+def _actor(**options: bool) -> models.ForeignKey:
+    """Who acted. No FK constraint: the row must never change, even if a user is deleted later."""
+    return models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                             db_constraint=False, related_name="+", **options)
+
+
 class JournalEntry(models.Model):
     """One row of a case's chain.
 
@@ -42,16 +48,7 @@ class JournalEntry(models.Model):
     transition = models.CharField(max_length=64)
     source_state = models.CharField(max_length=32, blank=True)
     target_state = models.CharField(max_length=32, blank=True)
-    # No FK constraint: the row must never change, even if a user is deleted later.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,  # nothing looks rows up by actor id (the audit filters on actor_label)
-        related_name="+",
-    )
+    actor = _actor(db_index=False)  # nothing looks rows up by actor id (the audit filters on actor_label)
     actor_label = models.CharField(max_length=150)
     reason = models.TextField(blank=True)
     context = models.JSONField(default=dict, blank=True)
@@ -130,14 +127,7 @@ class DeniedAttempt(models.Model):
     case_id = models.BigIntegerField(null=True)
     case_reference = models.CharField(max_length=32, blank=True)
     action = models.CharField(max_length=64)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
+    actor = _actor()
     actor_label = models.CharField(max_length=150)
     code = models.CharField(max_length=64)
     message = models.TextField(blank=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.shortcuts import render
 
@@ -14,6 +17,17 @@ def page_error_response(request, err: DomainError, *, redirect_to):
     if isinstance(err, PermissionDenied):
         return render(request, "403.html", {"message": err.message, "code": err.code}, status=403)
     messages.error(request, f"{err.message} ({err.code})")
+    return redirect_to
+
+
+def page_action(request, run: Callable[[], Any], *, success: str | Callable[[Any], str], redirect_to):
+    """A page's form that calls one service: ``run()``; a refusal is shown as ``page_error_response`` shows
+    it, otherwise ``success`` (or ``success(what run returned)``) as a message; then ``redirect_to``."""
+    try:
+        result = run()
+    except DomainError as err:
+        return page_error_response(request, err, redirect_to=redirect_to)
+    messages.success(request, success(result) if callable(success) else success)
     return redirect_to
 
 

@@ -23,7 +23,7 @@ from backoffice.parsing import InvalidValue, parse_id, parse_int, parse_optional
 from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 from backoffice.roles.selectors import workers
 
-from .errors import page_error_response
+from .errors import page_action, page_error_response
 
 PER_PAGE = 25
 
@@ -285,12 +285,8 @@ def _load_case(request, spec, pk: int):
 def case_claim_view(request, type_key: str, pk: int):
     spec = _spec_or_404(type_key)
     _load_case(request, spec, pk)
-    try:
-        case_claim(model=spec.model, pk=pk, actor=request.user)
-        messages.success(request, "The case is yours.")
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
-    return _detail_redirect(spec, pk)
+    return page_action(request, lambda: case_claim(model=spec.model, pk=pk, actor=request.user),
+                       success="The case is yours.", redirect_to=_detail_redirect(spec, pk))
 
 
 @login_required
@@ -298,14 +294,13 @@ def case_claim_view(request, type_key: str, pk: int):
 def case_assign_view(request, type_key: str, pk: int):
     spec = _spec_or_404(type_key)
     _load_case(request, spec, pk)
-    try:
+
+    def assign():
         assignee_id = parse_optional_id(request.POST.get("assignee"), field="assignee")
         case_assign(model=spec.model, pk=pk, actor=request.user, assignee_id=assignee_id,
                     reason=request.POST.get("reason", ""))
-        messages.success(request, "Assignment updated.")
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
-    return _detail_redirect(spec, pk)
+
+    return page_action(request, assign, success="Assignment updated.", redirect_to=_detail_redirect(spec, pk))
 
 
 @login_required
@@ -313,12 +308,9 @@ def case_assign_view(request, type_key: str, pk: int):
 def case_comment_view(request, type_key: str, pk: int):
     spec = _spec_or_404(type_key)
     case = _load_case(request, spec, pk)
-    try:
-        case_comment_add(case=case, author=request.user, body=request.POST.get("body", ""))
-        messages.success(request, "Comment added.")
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
-    return _detail_redirect(spec, pk)
+    return page_action(request, lambda: case_comment_add(case=case, author=request.user,
+                                                         body=request.POST.get("body", "")),
+                       success="Comment added.", redirect_to=_detail_redirect(spec, pk))
 
 
 @login_required
@@ -330,20 +322,13 @@ def case_attach_view(request, type_key: str, pk: int):
     if upload is None:
         messages.error(request, "Choose a file to upload.")
         return _detail_redirect(spec, pk)
+    back = _detail_redirect(spec, pk)
     if spec.attach is not None:
         # The case type files uploads its own way (disputes: every file is evidence, so it reaches the packet).
-        try:
-            done = spec.attach(case=case, actor=request.user, upload=upload, data=request.POST)
-            messages.success(request, done)
-        except DomainError as err:
-            return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
-        return _detail_redirect(spec, pk)
-    try:
-        case_attachment_add(case=case, uploaded_by=request.user, upload=upload)
-        messages.success(request, f"Attached {upload.name}.")
-    except DomainError as err:
-        return page_error_response(request, err, redirect_to=_detail_redirect(spec, pk))
-    return _detail_redirect(spec, pk)
+        return page_action(request, lambda: spec.attach(case=case, actor=request.user, upload=upload,
+                                                        data=request.POST), success=str, redirect_to=back)
+    return page_action(request, lambda: case_attachment_add(case=case, uploaded_by=request.user, upload=upload),
+                       success=f"Attached {upload.name}.", redirect_to=back)
 
 
 @login_required

@@ -23,7 +23,14 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from backoffice.errors import ConcurrentChange, DomainError, InvalidInput, NotFound, PermissionDenied
-from backoffice.parsing import InvalidValue, parse_datetime_value, parse_json
+from backoffice.parsing import (
+    InvalidValue,
+    mask_card_numbers,
+    mask_card_numbers_bytes,
+    mask_card_numbers_json,
+    parse_datetime_value,
+    parse_json,
+)
 from backoffice.roles.predicates import is_team_lead
 
 from .models import (
@@ -131,11 +138,24 @@ def _headers(headers: Any) -> dict[str, str]:
             if str(k).lower() not in KEPT_OUT_HEADERS}  # PostgreSQL's jsonb refuses NUL
 
 
+MASKED_NOTE = "Card numbers masked before storing: this copy can no longer be verified or replayed."
+
+
 def _store(*, psp: str, body: bytes, headers: Any, remote_addr: str | None, verdict: str, detail: str = "",
            replay_of: WebhookDelivery | None = None, replayed_by: Any = None) -> WebhookDelivery:
+    """Stored as received, except that a card number (anyone can POST to the endpoint) never is."""
+    body, in_body = mask_card_numbers_bytes(body)
+    kept: dict[str, str] = {}
+    in_headers = 0
+    for name, value in _headers(headers).items():
+        kept[name], found = mask_card_numbers(value)
+        in_headers += found
+    if in_body or in_headers:
+        detail = f"{detail[:300 - len(MASKED_NOTE) - 1]} {MASKED_NOTE}".strip()
+        logger.warning("webhook_card_numbers_masked psp=%s count=%s", psp, in_body + in_headers)
     with transaction.atomic():
         return WebhookDelivery.objects.create(
-            psp=psp, raw_body=body, headers=_headers(headers), remote_addr=remote_addr or None, verdict=verdict,
+            psp=psp, raw_body=body, headers=kept, remote_addr=remote_addr or None, verdict=verdict,
             verdict_detail=detail[:300], replay_of=replay_of, replayed_by=replayed_by,
         )
 
@@ -154,7 +174,8 @@ def _claim(delivery: WebhookDelivery, event: PspEvent) -> tuple[WebhookEvent, bo
         with transaction.atomic():
             row = WebhookEvent.objects.create(
                 psp=event.psp, event_id=event.event_id, event_type=event.type, object_id=event.object_id,
-                payment_reference=event.payment_reference, occurred_at=event.occurred_at, payload=event.raw,
+                payment_reference=event.payment_reference, occurred_at=event.occurred_at,
+                payload=mask_card_numbers_json(event.raw)[0],
                 delivery=delivery,
             )
             return row, True
@@ -360,6 +381,9 @@ def webhook_delivery_replay(*, delivery_id: int, actor: Any) -> WebhookDelivery:
     if not original.accepted:
         raise InvalidInput(f"Delivery {delivery_id} was refused ({original.verdict}): there is nothing to replay.",
                            code="delivery_not_accepted")
+    if MASKED_NOTE in original.verdict_detail:
+        raise InvalidInput(f"Delivery {delivery_id} was stored with card numbers masked, so its signature cannot "
+                           "be checked again: ask the PSP to send the event again.", code="delivery_masked")
     body = bytes(original.raw_body)
     if original.psp == Psp.STRIPE:
         try:

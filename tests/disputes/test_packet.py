@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from pypdf import PdfReader
@@ -14,6 +12,7 @@ from pypdf import PdfReader
 from backoffice.pdf import render_pdf
 from disputes.packet import dispute_packet_pdf, packet_html, packet_render, packet_snapshot
 from disputes.services import dispute_submit_evidence, evidence_add
+from tests.fakepsp import Answer, FakeService
 
 from .conftest import add_complete_evidence
 from .factories import DisputeFactory, pdf_bytes, png_bytes, reason, upload, usage_csv
@@ -32,23 +31,13 @@ def served():
     """A local HTTP server that counts the requests it gets (it must get none)."""
     hits: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
-            hits.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.end_headers()
-            self.wfile.write(png_bytes())
+    class Counting(FakeService):
+        def serve(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+            hits.append(path)
+            return Answer(200, png_bytes(), "image/png")
 
-        def log_message(self, *args):
-            return
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", hits
-    server.shutdown()
-    server.server_close()
+    with Counting() as server:
+        yield server.url, hits
 
 
 @pytest.mark.django_db

@@ -29,15 +29,6 @@ def act(client, dispute, name: str, **data):
                        {"expected_state": dispute.state, **data}, follow=True)
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 @pytest.mark.django_db
 def test_the_dispute_page_shows_facts_deadline_checklist_and_the_specialists_actions(as_user, specialist):
     dispute = DisputeFactory(assignee=specialist, due_at=timezone.now() + timedelta(hours=60))

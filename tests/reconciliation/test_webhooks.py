@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import base64
 import itertools
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from backoffice.webhooks.models import WebhookEvent
 from reconciliation.models import Break, SettlementImport, SettlementLine
+from tests.fakepsp import Answer, FakeService
 from tests.webhooks.psp import (
-    ADYEN_KEY,
-    ADYEN_OLD_KEY,
-    STRIPE_OLD_SECRET,
-    STRIPE_SECRET,
     adyen_body,
     adyen_item,
+    configure_secrets,
     stripe_body,
     stripe_event,
     stripe_signature,
@@ -35,46 +31,19 @@ STRIPE_KEY = "sk_test_reports"
 _n = itertools.count(1)
 
 
-class FakeReportHost:
+class FakeReportHost(FakeService):
     """Serves ``files`` (path → bytes) to a GET carrying the expected credentials; records every request."""
 
     def __init__(self, *, api_key: str = "", basic: tuple[str, str] | None = None) -> None:
         self.files: dict[str, bytes] = {}
         self.requests: list[dict] = []
         self.api_key, self.basic = api_key, basic
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeReportHost:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                fake.requests.append({"path": self.path, "headers": headers})
-                status, body = fake._answer(self.path, headers)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/csv")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def serve(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        if method != "GET":
+            return Answer(405, b"Method not allowed", "text/plain")
+        self.requests.append({"path": path, "headers": headers})
+        return Answer(*self._answer(path, headers), "text/csv")
 
     def _answer(self, path: str, headers: dict) -> tuple[int, bytes]:
         authorized = False
@@ -92,29 +61,26 @@ class FakeReportHost:
 
 @pytest.fixture(autouse=True)
 def _webhook_secrets(settings):
-    settings.STRIPE_WEBHOOK_SECRET = f"{STRIPE_SECRET}, {STRIPE_OLD_SECRET}"
-    settings.ADYEN_HMAC_KEY = f"{ADYEN_KEY},{ADYEN_OLD_KEY}"
+    configure_secrets(settings)
 
 
 @pytest.fixture
 def adyen_host(settings):
-    fake = FakeReportHost(api_key=ADYEN_REPORT_KEY).start()
-    settings.ADYEN_API_BASE = fake.url
-    settings.ADYEN_REPORT_API_KEY = ADYEN_REPORT_KEY
-    settings.ADYEN_REPORT_USERNAME = settings.ADYEN_REPORT_PASSWORD = ""
-    settings.ADYEN_TIMEOUT_SECONDS = 5
-    yield fake
-    fake.stop()
+    with FakeReportHost(api_key=ADYEN_REPORT_KEY) as fake:
+        settings.ADYEN_API_BASE = fake.url
+        settings.ADYEN_REPORT_API_KEY = ADYEN_REPORT_KEY
+        settings.ADYEN_REPORT_USERNAME = settings.ADYEN_REPORT_PASSWORD = ""
+        settings.ADYEN_TIMEOUT_SECONDS = 5
+        yield fake
 
 
 @pytest.fixture
 def stripe_host(settings):
-    fake = FakeReportHost(basic=(STRIPE_KEY, "")).start()
-    settings.STRIPE_API_BASE = fake.url
-    settings.STRIPE_API_KEY = STRIPE_KEY
-    settings.STRIPE_TIMEOUT_SECONDS = 5
-    yield fake
-    fake.stop()
+    with FakeReportHost(basic=(STRIPE_KEY, "")) as fake:
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_API_KEY = STRIPE_KEY
+        settings.STRIPE_TIMEOUT_SECONDS = 5
+        yield fake
 
 
 # ---------------------------------------------------------------- helpers
@@ -184,8 +150,7 @@ def test_adyen_settlement_report_is_downloaded_with_the_report_key_and_imported(
 
 @pytest.mark.django_db
 def test_basic_auth_report_user_is_used_when_configured(client, settings):
-    fake = FakeReportHost(basic=("report_123@Company.Backoffice", "s3cret")).start()
-    try:
+    with FakeReportHost(basic=("report_123@Company.Backoffice", "s3cret")) as fake:
         settings.ADYEN_API_BASE = fake.url
         settings.ADYEN_REPORT_USERNAME, settings.ADYEN_REPORT_PASSWORD = "report_123@Company.Backoffice", "s3cret"
         settings.ADYEN_REPORT_API_KEY = settings.ADYEN_API_KEY = ""
@@ -195,8 +160,6 @@ def test_basic_auth_report_user_is_used_when_configured(client, settings):
 
         assert SettlementImport.objects.get().file_name == name
         assert fake.requests[0]["headers"]["authorization"].startswith("Basic ")
-    finally:
-        fake.stop()
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
 import pytest
 
-from .fake_stripe import FakeStripe
+from .fake_stripe import fake_stripe_configured
 
 
 @pytest.fixture
@@ -18,10 +18,5 @@ def commit(django_capture_on_commit_callbacks):
 @pytest.fixture
 def fake_stripe(settings):
     """Refunds go to a local fake of Stripe's API that counts every call (``fake_stripe.requests``)."""
-    fake = FakeStripe().start()
-    settings.PAYMENT_GATEWAY = "stripe"
-    settings.STRIPE_API_KEY = "sk_test_fake"
-    settings.STRIPE_API_BASE = fake.url
-    settings.STRIPE_TIMEOUT_SECONDS = 0.3
-    yield fake
-    fake.stop()
+    with fake_stripe_configured(settings, gateway="stripe", timeout=0.3) as fake:
+        yield fake

@@ -14,13 +14,15 @@ so a client with a shorter timeout never hears that the refund happened.
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
+
+from tests.fakepsp import Answer, FakeService
 
 
 def _multipart(raw: bytes, content_type: str) -> dict:
@@ -36,7 +38,7 @@ def _multipart(raw: bytes, content_type: str) -> dict:
     return fields
 
 
-class FakeStripe:
+class FakeStripe(FakeService):
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.refunds: dict[str, dict] = {}
@@ -48,55 +50,17 @@ class FakeStripe:
         self._by_key: dict[str, tuple[int, dict]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # -------------------------------------------------------------- lifecycle
-    def start(self) -> FakeStripe:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                self.do_POST(method="GET")
-
-            def do_POST(self, method="POST"):  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                if headers.get("content-type", "").startswith("multipart/form-data"):
-                    params = _multipart(raw, headers["content-type"])
-                else:
-                    params = dict(parse_qsl(raw.decode()))
-                status, body, delay = fake._handle(self.path, headers, params, method=method)
-                if delay:
-                    time.sleep(delay)
-                payload = json.dumps(body).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.send_header("Request-Id", f"req_fake_{len(fake.requests)}")
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and went away: exactly what the test wants
-
-            def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def serve(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        if headers.get("content-type", "").startswith("multipart/form-data"):
+            params = _multipart(raw, headers["content-type"])
+        else:
+            params = dict(parse_qsl(raw.decode()))
+        status, body, delay = self._handle(path, headers, params, method=method)
+        if delay:
+            time.sleep(delay)
+        return Answer.json(status, body, **{"Request-Id": f"req_fake_{len(self.requests)}"})
 
     # -------------------------------------------------------------- behaviour
     def settle(self, refund_id: str, status: str, failure_reason: str | None = None) -> None:
@@ -185,3 +149,15 @@ class FakeStripe:
         if params.get("submit") == "true":
             dispute["status"] = "under_review"
         return 200, dispute
+
+
+@contextmanager
+def fake_stripe_configured(settings, *, gateway: str, timeout: float) -> Iterator[FakeStripe]:
+    """A running ``FakeStripe`` the app's Stripe client calls (key, base URL, ``timeout`` seconds), with
+    ``PAYMENT_GATEWAY = gateway``."""
+    with FakeStripe() as fake:
+        settings.PAYMENT_GATEWAY = gateway
+        settings.STRIPE_API_KEY = "sk_test_fake"
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_TIMEOUT_SECONDS = timeout
+        yield fake

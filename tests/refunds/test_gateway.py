@@ -18,9 +18,8 @@ def make_request(amount_minor=2500, key="RFD-000001", charge="ch_test_1", reason
 
 @pytest.fixture
 def fake_stripe():
-    fake = FakeStripe().start()
-    yield fake
-    fake.stop()
+    with FakeStripe() as fake:
+        yield fake
 
 
 # ---------------------------------------------------------------- selection

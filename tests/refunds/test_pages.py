@@ -13,15 +13,6 @@ from .factories import RefundFactory, request_refund
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def as_user(client):
-    def login(user):
-        client.force_login(user)
-        return client
-
-    return login
-
-
 def buttons(html: str) -> list[str]:
     return re.findall(r'data-transition="([a-z_]+)"', html)
 

@@ -1,10 +1,29 @@
 import pytest
 
-from .psp import ADYEN_KEY, ADYEN_OLD_KEY, STRIPE_OLD_SECRET, STRIPE_SECRET
+from tests.refunds.fake_stripe import fake_stripe_configured
+
+from .fake_adyen import FakeAdyen
+from .psp import configure_secrets
 
 
 @pytest.fixture(autouse=True)
 def _webhook_secrets(settings):
-    """Two secrets and two keys configured, as during a rotation: the new one signs by default."""
-    settings.STRIPE_WEBHOOK_SECRET = f"{STRIPE_SECRET}, {STRIPE_OLD_SECRET}"
-    settings.ADYEN_HMAC_KEY = f"{ADYEN_KEY},{ADYEN_OLD_KEY}"
+    configure_secrets(settings)
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """Each payment's PSP is called (``PAYMENT_GATEWAY = "psp"``); Stripe is a local fake."""
+    with fake_stripe_configured(settings, gateway="psp", timeout=2) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_adyen(settings):
+    """Each payment's PSP is called (``PAYMENT_GATEWAY = "psp"``); Adyen is a local fake."""
+    with FakeAdyen() as fake:
+        settings.PAYMENT_GATEWAY = "psp"
+        settings.ADYEN_API_KEY = "AQE_test_key"
+        settings.ADYEN_MERCHANT_ACCOUNT = "HeliosComputeECOM"
+        settings.ADYEN_API_BASE = fake.url
+        yield fake

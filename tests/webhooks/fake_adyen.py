@@ -12,50 +12,20 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fakepsp import Answer, FakeService
 
 
-class FakeAdyen:
+class FakeAdyen(FakeService):
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.dispute_answers: list[tuple] = []
         self._by_key: dict[str, tuple[int, dict]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> FakeAdyen:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                status, answer = fake._handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format, *args):  # noqa: A002 - keep test output quiet
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def serve(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
+        return Answer.json(*self._handle(path, headers, json.loads(raw or b"{}")))
 
     def calls(self, suffix: str) -> list[dict]:
         return [r for r in self.requests if r["path"].endswith(suffix)]

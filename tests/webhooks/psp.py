@@ -27,6 +27,14 @@ STRIPE_OLD_SECRET = "whsec_test_rotated_out_0001"
 ADYEN_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 ADYEN_OLD_KEY = "7F1A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8"
 
+
+
+def configure_secrets(settings) -> None:
+    """Two secrets and two keys configured, as during a rotation: the new one signs by default."""
+    settings.STRIPE_WEBHOOK_SECRET = f"{STRIPE_SECRET}, {STRIPE_OLD_SECRET}"
+    settings.ADYEN_HMAC_KEY = f"{ADYEN_KEY},{ADYEN_OLD_KEY}"
+
+
 _ids = itertools.count(1)
 
 

@@ -15,31 +15,6 @@ from disputes.services import dispute_submit_evidence, evidence_add
 from disputes.tasks import submit_evidence_to_psp
 from tests.disputes.factories import DisputeFactory, pdf_bytes, png_bytes, upload
 from tests.invoices.factories import PaymentFactory
-from tests.refunds.fake_stripe import FakeStripe
-
-from .fake_adyen import FakeAdyen
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.PAYMENT_GATEWAY = "psp"
-    settings.STRIPE_API_KEY = "sk_test_fake"
-    settings.STRIPE_API_BASE = fake.url
-    settings.STRIPE_TIMEOUT_SECONDS = 2
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake_adyen(settings):
-    fake = FakeAdyen().start()
-    settings.PAYMENT_GATEWAY = "psp"
-    settings.ADYEN_API_KEY = "AQE_test_key"
-    settings.ADYEN_MERCHANT_ACCOUNT = "HeliosComputeECOM"
-    settings.ADYEN_API_BASE = fake.url
-    yield fake
-    fake.stop()
 
 
 def ready_dispute(specialist, **kwargs):

@@ -18,32 +18,8 @@ from refunds.tasks import sweep_processing
 from tests.disputes.test_packet import pdf_text
 from tests.invoices.factories import PaymentFactory
 from tests.refunds.factories import request_refund
-from tests.refunds.fake_stripe import FakeStripe
 
-from .fake_adyen import FakeAdyen
 from .psp import adyen_body, adyen_item, stripe_body, stripe_event, stripe_refund, stripe_signature
-
-
-@pytest.fixture
-def fake_stripe(settings):
-    fake = FakeStripe().start()
-    settings.PAYMENT_GATEWAY = "psp"
-    settings.STRIPE_API_KEY = "sk_test_fake"
-    settings.STRIPE_API_BASE = fake.url
-    settings.STRIPE_TIMEOUT_SECONDS = 2
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake_adyen(settings):
-    fake = FakeAdyen().start()
-    settings.PAYMENT_GATEWAY = "psp"
-    settings.ADYEN_API_KEY = "AQE_test_key"
-    settings.ADYEN_MERCHANT_ACCOUNT = "HeliosComputeECOM"
-    settings.ADYEN_API_BASE = fake.url
-    yield fake
-    fake.stop()
 
 
 def reload(refund):
