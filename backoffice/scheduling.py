@@ -49,6 +49,7 @@ DEFAULT_SCHEDULES: tuple[tuple[str, int], ...] = (
     ("notifications.deliver_outbox", 5),
     ("disputes.resend_stalled_evidence", 15),
     ("insight.refresh_dashboard", 5),
+    ("journal.create_partitions", 24 * 60),
 )
 
 # A schedule is late when it has not run for this many of its intervals.
@@ -149,10 +150,26 @@ def _task_finished(sender: Any = None, task_id: str | None = None, task: Any = N
 def _status_update(task: str, fields: dict[str, Any]) -> None:
     from backoffice.notifications.models import TaskRunStatus
 
-    try:
-        TaskRunStatus.objects.filter(task=task).update(**fields)
-    except DatabaseError as exc:  # the database is what failed: the next run records again
-        logger.warning("task_status_not_recorded task=%s error=%s", task, exc.__class__.__name__)
+    for attempt in (1, 2):
+        try:
+            TaskRunStatus.objects.filter(task=task).update(**fields)
+            return
+        except DatabaseError as exc:
+            # A session dropped under the task (a failover, a restart) failed the task and this update:
+            # replace the broken connection and record once more, so the failure is counted.
+            if attempt == 1 and _replaced_broken_connection():
+                continue
+            logger.warning("task_status_not_recorded task=%s error=%s", task, exc.__class__.__name__)
+            return
+
+
+def _replaced_broken_connection() -> bool:
+    """Close the default connection when it is broken (outside a transaction); True when it was."""
+    conn = connections["default"]
+    if conn.connection is None or conn.in_atomic_block:
+        return False
+    recycle_connections()
+    return conn.connection is None
 
 
 # ---------------------------------------------------------------- the scheduler
@@ -276,6 +293,8 @@ class Scheduler(DatabaseScheduler):
                 now = timezone.now()
                 _status_update(entry.task, {"runs": F("runs") + 1, "failures": F("failures") + 1,
                                             "last_failed_at": now, "last_error": error[:500]})
+            elif in_process:  # counted by task_postrun, which an eager task's failure reaches without its error
+                _status_update(entry.task, {"last_error": error[:500]})
         else:
             self.ran.append(entry.name)
         finally:

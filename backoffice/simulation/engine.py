@@ -12,7 +12,8 @@ phase. Before each round it writes down what the tasks must do at that moment (t
 end it compares that with what happened.
 
 Faults: a worker process killed in the middle of a task, the broker unreachable for some simulated
-hours, the mail server down for a while, the database connection dropped once.
+hours, the mail server down for a while, the database session terminated once just before a task runs
+(the worker's session when that step runs through the worker, else this process's).
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ class Simulation:
         self.state = None
         self.proxy = None
         self.worker: Worker | None = None
+        self.db_drop_armed = False
+        self.db_drop: dict[str, Any] | None = None  # task, moment, pid, where, lost, failures, recovered
 
     # ------------------------------------------------------------ set-up
 
@@ -477,6 +480,7 @@ class Simulation:
 
         due = self.due_schedules(scheduler, moment)
         before = dict(TaskRunStatus.objects.values_list("task", "runs")) if via_worker else {}
+        target = self.arm_db_drop(scheduler, due, via_worker=via_worker)
         sent = set(scheduler.run_now(due))
         scheduler.ran.clear()
         if via_worker:
@@ -484,9 +488,51 @@ class Simulation:
             self.wait_for_worker(names, before)
         done = dict(TaskRunStatus.objects.values_list("task", "last_succeeded_at"))
         result = {e.task: done.get(e.task) == moment for e in due.values()}
+        self.db_drop_outcome(scheduler, target, moment, result, via_worker=via_worker)
         self.rounds["rounds"] += 1
         self.rounds["tasks that did not run or failed"] += sum(1 for ok in result.values() if not ok)
         return result
+
+    def arm_db_drop(self, scheduler: Any, due: dict[str, Any], *, via_worker: bool) -> str | None:
+        """When the drop is planned, the task it hits: the first to run this round. Through the worker, the
+        worker terminates its own session just before running it; in-process, the scheduler does."""
+        from backoffice.notifications.models import TaskRunStatus
+
+        if not self.db_drop_armed or not due:
+            return None
+        target = due[sorted(due)[0]].task
+        self.db_drop_failures = TaskRunStatus.objects.filter(task=target).values_list("failures", flat=True).first()
+        if via_worker:
+            self.state.arm_db_drop(target)
+        else:
+            scheduler.drop_before_next_task = True
+        return target
+
+    def db_drop_outcome(self, scheduler: Any, target: str | None, moment: datetime, result: dict[str, bool], *,
+                        via_worker: bool) -> None:
+        """Note the drop once it happened (else it stays armed for the next round), and when its task next
+        succeeded."""
+        from backoffice.notifications.models import TaskRunStatus
+
+        drop = self.db_drop
+        if drop is not None and drop["recovered"] is None and result.get(drop["task"]) and moment > drop["moment"]:
+            drop["recovered"] = moment
+        if target is None:
+            return
+        if via_worker:
+            dropped = self.state.db_dropped()
+            self.state.disarm_db_drop()
+            pid, where = (dropped or {}).get("pid"), "the worker's database session"
+        else:
+            scheduler.drop_before_next_task = False
+            pid, where = getattr(scheduler, "dropped_pid", None), "the database session"
+        if pid is None:
+            return  # not sent (the broker was down): the next round tries again
+        self.db_drop_armed = False
+        failures = TaskRunStatus.objects.filter(task=target).values_list("failures", flat=True).first()
+        self.db_drop = {"task": target, "moment": moment, "pid": pid, "lost": not result.get(target),
+                        "failures": (failures or 0) - (self.db_drop_failures or 0), "recovered": None}
+        self.faults.append(f"{moment:%Y-%m-%d %H:%M}: {where} ({pid}) terminated just before {target} ran")
 
     def due_schedules(self, scheduler: Any, moment: datetime) -> dict[str, Any]:
         """The enabled schedules due at ``moment``, as beat decides: one that has never run, or whose interval
@@ -529,11 +575,11 @@ class Simulation:
     def scheduler(self, app: Any) -> Any:
         """The product's scheduler, with one fault hook: drop the database session before the next task."""
         from backoffice.scheduling import Scheduler
-
-        simulation = self
+        from backoffice.simulation.faults import terminate_session
 
         class SimulationScheduler(Scheduler):
             drop_before_next_task = False
+            dropped_pid: int | None = None
 
             def sync(self) -> None:
                 """``last_run_at`` is written when the simulation ends, not after every simulated round
@@ -553,31 +599,17 @@ class Simulation:
             def apply_entry(self, entry: Any, producer: Any = None) -> None:
                 if self.drop_before_next_task:
                     self.drop_before_next_task = False
-                    simulation.drop_database_connection(entry.task)
+                    self.dropped_pid = terminate_session(connection)
                 super().apply_entry(entry, producer=producer)
 
         return SimulationScheduler(app=app, kind="simulation")
-
-    def drop_database_connection(self, before: str) -> None:
-        """Terminate this process's database session from another one (a failover, a restart)."""
-        import psycopg
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pid = cursor.fetchone()[0]
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [pid])
-        self.faults.append(f"{self.now:%Y-%m-%d %H:%M}: database session {pid} terminated just before {before} ran")
 
     # ------------------------------------------------------------ the run
 
     def run(self) -> Report:
         from celery import current_app
 
-        from backoffice.simulation.faults import ENV_REDIS, ENV_RUN, BrokerProxy, LocalMailSink, SimState
+        from backoffice.simulation.faults import ENV_QUEUE, ENV_REDIS, ENV_RUN, BrokerProxy, LocalMailSink, SimState
 
         config = self.config
         app = current_app._get_current_object()
@@ -613,7 +645,7 @@ class Simulation:
             if use_worker:
                 self.proxy = BrokerProxy(redis_url)
                 queue = f"sim-{self.run_id}"
-                env = {**os.environ, ENV_REDIS: redis_url, ENV_RUN: self.run_id,
+                env = {**os.environ, ENV_REDIS: redis_url, ENV_RUN: self.run_id, ENV_QUEUE: queue,
                        "EMAIL_BACKEND": "backoffice.simulation.faults.SimulationMailBackend",
                        "DATABASE_URL": self.database_url()}
                 self.worker = Worker(broker_url=self.proxy.url, queue=queue, env=env)
@@ -658,7 +690,7 @@ class Simulation:
                     self.state.flag("smtp_stall", True)
                 expected = self.expect(moment)
                 if step == plan.get("db"):
-                    scheduler.drop_before_next_task = True
+                    self.db_drop_armed = True
                 done = self.round(scheduler, moment, via_worker=via_worker)
                 self.observe(expected, done)
                 if self.kill_pending and not self.state.stalled():
@@ -690,6 +722,9 @@ class Simulation:
                 self.proxy.close()
             if self.state is not None:
                 self.state.clear()
+                if use_worker:  # the run's queue and its bindings
+                    for key in self.state.redis.scan_iter(match=f"*sim-{self.run_id}*"):
+                        self.state.redis.delete(key)
             self.clock.stop()
         return self.report
 
@@ -699,9 +734,9 @@ class Simulation:
         if config.smtp_outage_hours > 0:
             plan["smtp"] = int(steps * 0.2)
         if config.drop_database_connection:
+            # in-process when a step after the first 30 % runs in-process (the CI size), else through the worker
             candidates = [s for s in range(int(steps * 0.3), steps) if not (use_worker and s in window)]
-            if candidates:
-                plan["db"] = candidates[0]
+            plan["db"] = candidates[0] if candidates else int(steps * 0.3)
         if use_worker and config.kill_worker:
             plan["kill"] = window.start + 1
         if use_worker and config.broker_outage_hours > 0:
@@ -737,7 +772,7 @@ class Simulation:
 
     def verify(self, end: datetime) -> None:
         from backoffice.gateway.models import SandboxRefund
-        from backoffice.gateway.sandbox import DECLINES, SETTLES_FAILED
+        from backoffice.gateway.sandbox import DECLINES, SETTLES_FAILED, TIMEOUT_ONCE
         from backoffice.journal.models import JournalEntry
         from backoffice.notifications.models import CaseAlert, Notification, OutboxEmail
         from backoffice.simulation.faults import LocalMailSink
@@ -757,6 +792,14 @@ class Simulation:
         r.add("Faults injected:")
         for fault in self.faults:
             r.add(f"  - {fault}")
+        if c.drop_database_connection:
+            drop = self.db_drop
+            r.add("Database drop:")
+            r.check(drop is not None and drop["lost"] and drop["failures"] >= 1 and drop["recovered"] is not None,
+                    f"the run of {drop['task']} failed on the terminated session and was recorded as a failure "
+                    f"({drop['failures']}); the next round reconnected and it succeeded at "
+                    f"{drop['recovered']:%Y-%m-%d %H:%M}" if drop is not None and drop["recovered"] is not None
+                    else f"injected and recovered from: {drop}")
 
         alerts = list(CaseAlert.objects.values_list("pk", "kind", "case_id", "due_at", "offset_days", "recipients"))
         sent = {(case_id, due, offset) for _, kind, case_id, due, offset, _ in alerts if kind == "reminder"}
@@ -815,6 +858,10 @@ class Simulation:
         wrongly_failed = [ref for _, state, ref, amount in refunds
                           if state == "failed" and amount % 100 not in declined]
         states = Counter(state for _, state, _r, _a in refunds)
+        answers = list(SandboxRefund.objects.values_list("first_answer", "amount_minor"))
+        r.add(f"  the sandbox PSP answered pending first for {sum(1 for a, _m in answers if a == 'pending')} (final "
+              "only on a later status look-up) and lost its first answer for "
+              f"{sum(1 for _a, m in answers if m % 100 == TIMEOUT_ONCE)} (sent again with the same key)")
         r.check(not not_final and not wrongly_failed,
                 f"approved {len(refunds)}: succeeded {states['succeeded']}, declined by the PSP {states['failed']}, "
                 f"not final {len(not_final)}, failed without a decline {len(wrongly_failed)}")

@@ -7,8 +7,11 @@
   alert header) in Redis, refuses everything while ``smtp_down`` is set, and while ``smtp_stall``
   is set it blocks inside a send, saying which process is stuck, so that process can be killed
   in the middle of a task.
-* ``SimState``: the Redis keys of one run (clock, flags, delivered mail), shared by the simulation
-  process and the worker.
+* ``terminate_session``: the database session of this process terminated from another one (a
+  failover, a restart), just before a task runs: in the simulation process, or in the worker when
+  the simulation has armed it there (``SimState.arm_db_drop``).
+* ``SimState``: the Redis keys of one run (clock, flags, delivered mail, the armed database drop),
+  shared by the simulation process and the worker.
 """
 
 from __future__ import annotations
@@ -29,6 +32,23 @@ from backoffice.notifications.services import ALERT_HEADER
 
 ENV_REDIS = "BACKOFFICE_SIM_REDIS"
 ENV_RUN = "BACKOFFICE_SIM_RUN"
+ENV_QUEUE = "BACKOFFICE_SIM_QUEUE"  # the run's queue: the worker's default, so tasks sent by tasks reach it
+
+
+def terminate_session(connection) -> int:
+    """Terminate ``connection``'s database session from another session; returns its backend pid.
+    The connection does not notice until its next query fails, as after a failover or a restart."""
+    import psycopg
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    return pid
 
 
 class SimState:
@@ -72,6 +92,25 @@ class SimState:
 
     def has(self, name: str) -> bool:
         return bool(self.redis.exists(self.key(name)))
+
+    def arm_db_drop(self, task: str) -> None:
+        """The worker terminates its own database session just before it next runs ``task``."""
+        self.redis.set(self.key("db_drop"), task)
+
+    def disarm_db_drop(self) -> None:
+        self.redis.delete(self.key("db_drop"))
+
+    def claim_db_drop(self, task: str) -> bool:
+        """True once, in the process about to run the armed task (the key is deleted atomically)."""
+        armed = self.redis.get(self.key("db_drop"))
+        return armed is not None and armed.decode() == task and bool(self.redis.delete(self.key("db_drop")))
+
+    def record_db_drop(self, task: str, pid: int) -> None:
+        self.redis.set(self.key("db_dropped"), json.dumps({"task": task, "pid": pid}))
+
+    def db_dropped(self) -> dict | None:
+        value = self.redis.get(self.key("db_dropped"))
+        return json.loads(value) if value else None
 
     def record_mail(self, payload: dict) -> None:
         self.redis.rpush(self.key("mail"), json.dumps(payload))

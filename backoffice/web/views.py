@@ -24,6 +24,7 @@ from backoffice.roles.predicates import can_read, is_team_lead, is_worker
 from backoffice.roles.selectors import workers
 
 from .errors import page_action, page_error_response
+from .tables import render_table_html
 
 PER_PAGE = 25
 
@@ -155,6 +156,7 @@ def queue(request, name: str):
         "filter_fields": fields,
         "active_filters": active,
         "table": table,
+        "table_html": render_table_html(table, request),
         "page": page,
         "pager": _pager_links(request, page),
         "assignees": assignees,

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from celery import current_app
+from celery.signals import task_prerun
 from django_celery_beat.models import PeriodicTask
 
 from backoffice.notifications.models import SchedulerProcess, TaskRunStatus
@@ -65,3 +66,39 @@ def interval_every_minute():
     from django_celery_beat.models import IntervalSchedule
 
     return IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.MINUTES)[0]
+
+
+@pytest.mark.postgres
+def test_a_task_run_on_a_dropped_database_session_is_counted_as_failed():
+    """A failover or restart terminates the session under a task: the task fails on it, and so would the status
+    update on the same connection; it is written on a fresh one, so /healthz counts the failure."""
+    from django.db import connection
+
+    from backoffice.simulation.faults import terminate_session
+
+    saved = connection.settings_dict["CONN_MAX_AGE"]
+    connection.close()
+    connection.settings_dict["CONN_MAX_AGE"] = None  # persistent (DB_CONN_MAX_AGE): nothing reconnects before a run
+    dropped = []
+
+    def drop_once(**kwargs):
+        if not dropped:
+            dropped.append(terminate_session(connection))
+
+    scheduler = Scheduler(app=current_app, kind="in-process")
+    try:
+        scheduler.run_now(["disputes.expire_past_due"])
+        task_prerun.connect(drop_once, weak=False, dispatch_uid="test.drop_once")
+        scheduler.run_now(["disputes.expire_past_due"])
+        task_prerun.disconnect(dispatch_uid="test.drop_once")
+        scheduler.run_now(["disputes.expire_past_due"])  # the next run reconnects
+    finally:
+        task_prerun.disconnect(dispatch_uid="test.drop_once")
+        scheduler.close()
+        connection.close()
+        connection.settings_dict["CONN_MAX_AGE"] = saved
+    assert dropped
+    status = TaskRunStatus.objects.get(task="disputes.expire_past_due")
+    assert status.runs == 3 and status.failures == 1
+    assert status.last_error.startswith("OperationalError: terminating connection")
+    assert status.last_succeeded_at > status.last_failed_at

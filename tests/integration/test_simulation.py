@@ -5,6 +5,7 @@ and the broker is unreachable for six simulated hours, the mail server down for 
 session dropped once. Its own checks decide: exit 0 only when nothing was missed and nothing happened
 twice."""
 
+import re
 import subprocess
 import sys
 
@@ -37,13 +38,16 @@ def test_a_simulated_season_with_faults_misses_nothing_and_does_nothing_twice():
 def test_every_step_through_the_worker_as_the_full_size_run_does_runs_each_task_at_the_simulated_time():
     """The default of ``simulate_operations`` (a full-size run): every step through the Celery worker, from the
     first one. The worker must run each task at the simulated moment of its step (a worker left at real time
-    escalates and expires everything at once), through the kill and the broker outage. No refunds here: a
-    refund's PSP polling retries on the worker's real clock while the simulated one jumps hours a step, and
-    some end flagged "no final answer from the PSP" (a known gap of this mode, see the README)."""
+    escalates and expires everything at once), through the kill, the broker outage and its own database
+    session terminated before a task. Refunds the sandbox PSP answers ``pending`` must end final: their status
+    look-ups are sent by the sweeper inside the worker and must reach that worker's queue (sent to the default
+    queue, which nobody consumed, they ended flagged "no final answer from the PSP"). Steps of 6 h, as at CI size:
+    the sweeper must get a few looks within the 24 h give-up window around the broker outage (with 12 h steps an
+    outage costs a whole step, and a refund left pending that long is rightly flagged)."""
     env = product_env(redis=True, LOG_LEVEL="ERROR", DEBUG="0")
     result = subprocess.run(
-        [sys.executable, "manage.py", "simulate_operations", "--in-place", "--disputes", "30", "--refunds", "0",
-         "--days", "3", "--tail-days", "25", "--step-hours", "12", "--packets", "1"],
+        [sys.executable, "manage.py", "simulate_operations", "--in-place", "--disputes", "30", "--refunds", "60",
+         "--days", "3", "--tail-days", "12", "--step-hours", "6", "--packets", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,  # a guard against a hang, not a budget
     )
     report = result.stdout
@@ -51,5 +55,9 @@ def test_every_step_through_the_worker_as_the_full_size_run_does_runs_each_task_
     assert "Every check passed." in report and "[FAIL]" not in report
     assert "(0 task runs lost to faults" not in report  # the outage did cost runs, redone later
     faults = report.split("Faults injected:")[1].split("Reminders:")[0]
-    for fault in ("mail server down", "killed (SIGKILL)", "broker unreachable"):
+    for fault in ("mail server down", "killed (SIGKILL)", "broker unreachable", "the worker's database session"):
         assert fault in faults, report
+    assert "failed on the terminated session and was recorded as a failure" in faults, report
+    pending = re.search(r"answered pending first for (\d+)", report)
+    assert pending and int(pending.group(1)) > 0, report  # the case under test happened
+    assert ", not final 0," in report, report

@@ -2,17 +2,22 @@
 was due and what happened, and exits non-zero when anything happened twice or not at all.
 
 By default it builds a scratch database next to the configured one (``<name>_simulation``),
-migrates it, runs there and drops it (``--keep`` keeps it). ``--in-place`` runs on the configured
-database itself, and refuses one that already holds disputes or refunds.
+migrates it, runs there and drops it (``--keep`` keeps it); with ``DATABASE_OWNER_URL`` set, the owner
+creates, migrates and drops it and the run uses ``DATABASE_URL``'s role, as production does.
+``--in-place`` runs on the configured database itself, and refuses one that already holds disputes or refunds.
 """
 
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+
+from backoffice.dbroles import connected_as, grant_app_role, owner_settings
 
 
 class Command(BaseCommand):
@@ -62,7 +67,7 @@ class Command(BaseCommand):
             report = Simulation(config).run()
         finally:
             if scratch is not None and not options["keep"]:
-                connection.creation.destroy_test_db(scratch, verbosity=0)
+                self._drop_scratch_database(scratch)
         self.stdout.write(report.text())
         self.stdout.flush()
         if report.problems:
@@ -79,9 +84,30 @@ class Command(BaseCommand):
                                "one. Without --in-place a scratch database is used.")
 
     def _scratch_database(self) -> str:
-        """Create and migrate ``<name>_simulation``; return the original name (for dropping it afterwards)."""
+        """Create and migrate ``<name>_simulation``; return the original name (for dropping it afterwards).
+        With ``DATABASE_OWNER_URL`` the owner creates and migrates it and grants the app's role, which the
+        run then uses, as in production (the app's role may not create databases)."""
         original = connection.settings_dict["NAME"]
         connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{original}_simulation"
         self.stderr.write(f"… creating the scratch database {original}_simulation")
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        with self._as_owner() as app_role:
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+            if app_role:
+                grant_app_role(connection, role=app_role)
         return original
+
+    def _drop_scratch_database(self, original: str) -> None:
+        with self._as_owner():
+            connection.creation.destroy_test_db(original, verbosity=0)
+
+    @contextmanager
+    def _as_owner(self):
+        """Connected as ``DATABASE_OWNER_URL``'s role when it is another one; yields the app's role then."""
+        owner_url = getattr(settings, "DATABASE_OWNER_URL", "")
+        app_role = connection.settings_dict.get("USER", "")
+        owner = owner_settings(owner_url) if owner_url else None
+        if owner is None or not app_role or owner["USER"] == app_role:
+            yield ""
+            return
+        with connected_as(connection, owner):
+            yield app_role
