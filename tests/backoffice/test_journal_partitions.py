@@ -20,7 +20,7 @@ from backoffice.journal.verification import verify_full
 from backoffice.scheduling import DEFAULT_SCHEDULES
 from tests.backoffice.factories import make_ticket
 from tests.backoffice.test_db_roles import _refused, as_app_role
-from tests.testapp.models import Ticket
+from tests.testapp.transitions import ticket_step
 
 pytestmark = pytest.mark.postgres
 
@@ -47,7 +47,7 @@ def _note(ticket, actor):
 @pytest.mark.django_db
 def test_the_journal_is_partitioned_by_month_with_partitions_ahead_and_a_default(specialist):
     ticket = make_ticket(requester=specialist)
-    run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+    run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT relkind FROM pg_class WHERE oid = 'journal_journalentry'::regclass")
@@ -67,7 +67,7 @@ def test_the_journal_is_partitioned_by_month_with_partitions_ahead_and_a_default
 @pytest.mark.django_db
 def test_a_second_row_at_one_place_of_a_chain_is_refused_whatever_partition_it_would_land_in(specialist):
     ticket = make_ticket(requester=specialist)
-    run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+    run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
     first, second = JournalEntry.objects.filter(case_id=ticket.pk).order_by("seq")
 
     for seq, prev_hash, created_at in ((2, first.hash, datetime(2031, 7, 1, tzinfo=UTC)),  # DEFAULT partition
@@ -160,9 +160,9 @@ def test_every_partition_refuses_truncate_even_to_the_owner_including_new_ones(s
 def test_rows_that_landed_in_default_move_to_the_partition_made_for_their_month(specialist):
     with freeze_time("2031-05-14 10:00:00"):
         ticket = make_ticket(requester=specialist)
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+        run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
     with freeze_time("2031-06-02 08:00:00"):
-        run_transition(model=Ticket, pk=ticket.pk, name="cancel", actor=specialist, reason="duplicate")
+        run_transition(ticket_step("cancel"), pk=ticket.pk, actor=specialist, reason="duplicate")
     before = list(JournalEntry.objects.filter(case_id=ticket.pk).order_by("seq").values_list("id", "seq", "hash"))
     assert {_partition_of(i) for i, _, _ in before} == {"journal_journalentry_default"}
     journal_verify_and_record(mode="incremental", trigger="test")  # a checkpoint over the rows where they were
