@@ -2,10 +2,12 @@
 
 In production the app (web, workers, beat) connects with ``DATABASE_URL`` as a role that owns
 nothing: it may SELECT, INSERT, UPDATE and DELETE ordinary tables, but on the append-only tables
-(the journal, its checkpoints, denied attempts) only SELECT and INSERT, and it can never ALTER a
-table or disable a trigger (only an owner can). ``manage.py migrate`` with ``DATABASE_OWNER_URL``
-set connects as the owner for the migration and then grants the app's role (``DATABASE_URL``'s
-user) exactly that, every time, so new tables are covered.
+(the journal and each of its partitions, its checkpoints, denied attempts) only SELECT and INSERT,
+on the journal's chain heads only SELECT, and it can never ALTER, DETACH or DROP a table or disable a
+trigger (only an owner can); it may EXECUTE the owner's function that makes the journal's partitions.
+``manage.py migrate`` with ``DATABASE_OWNER_URL`` set connects as the owner for the migration and
+then grants the app's role (``DATABASE_URL``'s user) exactly that, every time, so new tables are
+covered.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ APPEND_ONLY_TABLES = [
     "journal_journalcheckpointhead",
 ]
 
-# Tables the app reads but never writes.
-READ_ONLY_TABLES = ["django_migrations"]
+# Tables the app reads but never writes (the journal's chain heads are advanced by its trigger, as the owner).
+READ_ONLY_TABLES = ["django_migrations", "journal_journalchainhead"]
+
+# Owner's functions (SECURITY DEFINER) the app's role may run: the journal's partitions ahead of time.
+APP_FUNCTIONS = ["backoffice_journal_create_partitions(integer)"]
 
 
 def quote(connection: BaseDatabaseWrapper, name: str) -> str:
@@ -59,6 +64,10 @@ def grant_app_role(connection: BaseDatabaseWrapper, *, role: str) -> None:
             for name in [table, *(row[0] for row in cursor.fetchall())]:
                 cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {quote(connection, name)} "
                                f"FROM {r}")
+        for function in APP_FUNCTIONS:
+            cursor.execute("SELECT to_regprocedure(%s)", [function])
+            if cursor.fetchone()[0] is not None:
+                cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {r}")
 
 
 def is_owner_or_superuser(connection: BaseDatabaseWrapper, *, table: str = "journal_journalentry") -> bool:

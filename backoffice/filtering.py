@@ -1,8 +1,13 @@
-"""Applying a case type's FilterSet the same way for every selector: bad filters are a 400, never ignored."""
+"""The filters the FilterSets are built from (amounts in major units, dates, ids, minor units).
+
+A list is filtered one way: its FilterSet (``<app>/filters.py``) bound to the request's query and
+applied to the selector's queryset — by DRF's ``DjangoFilterBackend`` for the API (a bad filter is a
+400), by the queue page (a bad filter is shown and ignored) and by the dispute admin's sidebar.
+Selectors take no filters of their own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -11,7 +16,6 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from backoffice.errors import InvalidInput
 from backoffice.parsing import (
     AmountMinorFormField,
     DateFormField,
@@ -20,18 +24,6 @@ from backoffice.parsing import (
     parse_date_value,
     parse_datetime_value,
 )
-
-
-def apply_filterset(filterset_class: Any, queryset: QuerySet, filters: Mapping[str, Any] | None,
-                    *, request: Any = None) -> QuerySet:
-    if not filters:
-        return queryset
-    filterset = filterset_class(data=filters, queryset=queryset, request=request)
-    if not filterset.is_valid():
-        raise InvalidInput("Invalid filter.", code="invalid_filter",
-                           extra={"errors": filterset.errors.get_json_data()})
-    return filterset.qs
-
 
 # ---------------------------------------------------------------- filters people type on the queue pages
 

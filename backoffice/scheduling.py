@@ -49,6 +49,7 @@ DEFAULT_SCHEDULES: tuple[tuple[str, int], ...] = (
     ("notifications.deliver_outbox", 5),
     ("disputes.resend_stalled_evidence", 15),
     ("insight.refresh_dashboard", 5),
+    ("journal.create_partitions", 24 * 60),
 )
 
 # A schedule is late when it has not run for this many of its intervals.

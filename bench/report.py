@@ -46,12 +46,16 @@ def table_sizes() -> dict[str, Any]:
         out = {}
         for table in ("invoices_customer", "invoices_invoice", "invoices_payment", "disputes_dispute",
                       "refunds_refund", "invoices_paymentextension", "journal_journalentry"):
-            cursor.execute(f"SELECT reltuples::bigint, pg_total_relation_size('{table}'), "
-                           f"pg_indexes_size('{table}') FROM pg_class WHERE oid = '{table}'::regclass")
+            # A partitioned table (the journal) is the sum of its partitions (pg_partition_tree is empty for a
+            # plain table; a partitioned parent counts 0 itself).
+            cursor.execute("SELECT sum(greatest(c.reltuples, 0))::bigint, sum(pg_total_relation_size(t.relid)), "
+                           "sum(pg_indexes_size(t.relid)) FROM (SELECT relid FROM pg_partition_tree(%s) "
+                           "UNION SELECT %s::regclass) t JOIN pg_class c ON c.oid = t.relid", [table, table])
             rows, total, indexes = cursor.fetchone()
             out[table] = {"rows": int(rows), "total_mb": total / 2**20, "indexes_mb": indexes / 2**20}
-        cursor.execute("SELECT indexrelname, pg_relation_size(indexrelid) FROM pg_stat_user_indexes "
-                       "WHERE relname LIKE 'journal_journalentry%%' ORDER BY 2 DESC")
+        cursor.execute("SELECT i.indexrelid::regclass::text, (SELECT sum(pg_relation_size(t.relid)) "
+                       "FROM pg_partition_tree(i.indexrelid) t) FROM pg_index i "
+                       "WHERE i.indrelid = 'journal_journalentry'::regclass ORDER BY 2 DESC")
         out["journal_indexes"] = {name: size / 2**20 for name, size in cursor.fetchall()}
     return out
 

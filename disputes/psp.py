@@ -30,7 +30,7 @@ from typing import Any
 
 from django.db import transaction
 
-from backoffice.cases.transitions import run_transition
+from backoffice.cases.transitions import Transition
 from backoffice.errors import BusinessRuleViolation, Conflict
 from backoffice.journal.services import journal_record
 from invoices.ledger import payment_lock
@@ -94,14 +94,17 @@ def _create(*, reported: PspDispute, payment: Payment, actor: Any, reason: str) 
     )
 
 
+# needs_response → under_review because the PSP says the response was submitted (its dashboard, or our
+# own submission confirmed): no packet is built here, the PSP holds the evidence.
+SUBMITTED_AT_PSP = Transition(model=Dispute, name="submit_evidence", nowait=False,
+                              arguments=lambda run: {"override": False},
+                              journal=lambda run: {"submitted_at_psp": True})
+
+
 def _submit_at_psp(*, dispute: Dispute, actor: Any, reason: str) -> Dispute:
-    """needs_response → under_review because the PSP says the response was submitted (its dashboard,
-    or our own submission confirmed): no packet is built here, the PSP holds the evidence."""
     with transaction.atomic():
         payment_lock(dispute.payment_id)
-        return run_transition(model=Dispute, pk=dispute.pk, name="submit_evidence", actor=actor, reason=reason,
-                              nowait=False, transition_kwargs={"override": False},
-                              context={"submitted_at_psp": True})
+        return SUBMITTED_AT_PSP.run(pk=dispute.pk, actor=actor, reason=reason)
 
 
 def _step(dispute: Dispute, target: str, *, reported: PspDispute, actor: Any, reason: str) -> Dispute | None:

@@ -3,20 +3,18 @@ with what the list shows joined in (a fixed number of queries per page, no N+1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
 
 from backoffice.errors import NotFound
-from backoffice.filtering import apply_filterset
 from backoffice.notifications.models import CaseAlert
 from backoffice.roles.predicates import can_read
 from invoices import ledger
 from invoices.models import InvoiceLine, Payment
 
-from .filters import DisputeFilter
 from .models import GENERIC_NETWORK, Dispute, EvidenceChecklist, EvidenceItem, ReasonCode
 
 LIST_RELATED = ("reason_code", "assignee", "payment__customer", "payment__invoice")
@@ -26,15 +24,13 @@ def _evidence_kinds_prefetch() -> Prefetch:
     return Prefetch("evidence", queryset=EvidenceItem.objects.only("id", "dispute_id", "kind").order_by())
 
 
-def dispute_list(*, user: Any, filters: Mapping[str, Any] | None = None, with_evidence: bool = False,
-                 request: Any = None) -> QuerySet[Dispute]:
+def dispute_list(*, user: Any, with_evidence: bool = False) -> QuerySet[Dispute]:
     """Disputes this user may read (every role reads all; no role, nothing), ordered by internal due date."""
     if not can_read(user):
         return Dispute.objects.none()
     qs = Dispute.objects.select_related(*LIST_RELATED).order_by("internal_due_at", "id")
     if with_evidence:
         qs = qs.prefetch_related(_evidence_kinds_prefetch())
-    qs = apply_filterset(DisputeFilter, qs, filters, request=request)
     return qs
 
 

@@ -1,7 +1,8 @@
 """Every write to disputes: creation, evidence, and each transition through the shared transition service.
 
 Locks follow the order ``invoices.ledger`` states: each transition opens a transaction, locks the
-payment row with ``payment_lock``, then lets ``run_transition`` lock the dispute. A dispute that,
+payment row with ``payment_lock``, then lets ``run_transition`` lock the dispute (``dispute_run_transition``);
+each transition is declared once below as a ``Transition``. A dispute that,
 with the payment's refunds and other disputes, comes to more than the payment captured is recorded
 anyway (the network decides, we cannot refuse a chargeback) and flagged on the case
 (``over_captured_at`` / ``over_captured_minor``), at creation and when it is accepted or lost; the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
-from backoffice.cases.transitions import lock_case, run_transition, transition_permitted
+from backoffice.cases.transitions import Transition, TransitionRun, lock_case, run_transition, transition_permitted
 from backoffice.cases.uploads import check_upload
 from backoffice.denials import denial_record
 from backoffice.errors import (
@@ -103,8 +104,9 @@ def _over_captured(*, payment_id: int, amount_minor: int, currency: str, counted
     return (excess is None or excess > 0), excess
 
 
-def _flag_if_over_captured(case: Dispute) -> None:
-    """An ``after`` hook of ``accept`` / ``mark_lost`` / ``expire``: flag the dispute when the loss does not fit."""
+def _flag_if_over_captured(run: TransitionRun) -> None:
+    """An effect of ``accept`` / ``mark_lost`` / ``expire``: flag the dispute when the loss does not fit."""
+    case = run.case
     flag, excess = _over_captured(payment_id=case.payment_id, amount_minor=case.amount_minor,
                                   currency=case.currency, counted=True)
     if not flag:
@@ -310,75 +312,135 @@ def evidence_add(*, dispute_id: int, actor: Any, kind: str, text: str = "",
 # ---------------------------------------------------------------- transitions
 
 
-def _run(
-    *,
-    dispute_id: int,
-    name: str,
-    actor: Any,
-    reason: str = "",
-    expected_state: str | None = None,
-    checks: Iterable[Callable[[Dispute], None]] = (),
-    after: Iterable[Callable[[Dispute], None]] = (),
-    transition_kwargs: dict[str, Any] | None = None,
-    context: dict[str, Any] | None = None,
-    context_fn: Callable[[Dispute], dict[str, Any]] | None = None,
-) -> Dispute:
-    """Lock the payment, then take the transition through ``run_transition`` (which locks the dispute)."""
+# ---------------------------------------------------------------- the transitions, declared once
+
+
+def _new_deadline_in_future(run: TransitionRun) -> None:
+    due_at = run.params.get("due_at")
+    if due_at is not None and due_at <= timezone.now():
+        raise InvalidInput("The new due date must be in the future.", code="invalid_due_at")
+
+
+def _has_further_stage(run: TransitionRun) -> None:
+    if NEXT_STAGE.get(run.case.stage) is None:
+        raise BusinessRuleViolation(
+            f"{run.case.reference} is at stage '{run.case.stage}': there is no further stage to reopen it at.",
+            code="no_further_stage",
+        )
+
+
+def _new_cycle(run: TransitionRun) -> dict[str, Any]:
+    """The stage and deadline of the next response cycle: the PSP's due date, else the network window."""
+    case = run.case
+    stage = DisputeStage.CHARGEBACK if run.name == "open_chargeback" else NEXT_STAGE[case.stage]
+    due, internal_due = dispute_deadlines(reason_code=case.reason_code, start=timezone.now(),
+                                          due_at=run.params.get("due_at"))
+    return {"stage": stage, "due_at": due, "internal_due_at": internal_due}
+
+
+def _cycle_context(run: TransitionRun) -> dict[str, Any]:
+    case = run.case
+    return {"stage": case.stage, "due_at": case.due_at.isoformat() if case.due_at else None}
+
+
+def _before_deadline(run: TransitionRun) -> None:
+    case = run.case
+    if case.due_at is not None and timezone.now() >= case.due_at:
+        raise BusinessRuleViolation(
+            f"{case.reference}: the response deadline ({case.due_at:%Y-%m-%d %H:%M} UTC) has passed.",
+            code="deadline_passed",
+        )
+
+
+def _deadline_passed(run: TransitionRun) -> None:
+    case = run.case
+    if case.due_at is None or timezone.now() < case.due_at:
+        raise BusinessRuleViolation(f"{case.reference}: the response deadline has not passed yet.",
+                                    code="deadline_not_passed")
+
+
+def _evidence_complete(run: TransitionRun) -> None:
+    """The reason code's required evidence is present (or a team lead overrides with a reason), and it
+    is the evidence the packet was rendered from (``params["snapshot_ids"]``)."""
+    case = run.case
+    present = list(EvidenceItem.objects.filter(dispute_id=case.pk).values_list("id", "kind"))
+    checklist = case.reason_code.checklist({kind for _, kind in present})
+    run.context.update(evidence_kinds=sorted({kind for _, kind in present}), missing_evidence=checklist.missing,
+                       evidence_override=False)
+    if not checklist.complete:
+        if not run.params["override"]:
+            raise BusinessRuleViolation(
+                f"{case.reference}: required evidence is missing: {'; '.join(checklist.missing_labels)}.",
+                code="evidence_incomplete", extra={"missing_evidence": checklist.missing},
+            )
+        policy.require("override_checklist", run.actor)
+        if not run.reason:
+            raise InvalidInput("Overriding the evidence checklist needs a reason.", code="override_reason_required")
+        run.context["evidence_override"] = True
+    snapshot_ids = run.params["snapshot_ids"]
+    if snapshot_ids is None or snapshot_ids != frozenset(pk for pk, _ in present):
+        raise ConcurrentChange(f"{case.reference}: the evidence changed while the packet was being built. "
+                               "Submit again.")
+
+
+def _close_proposal_accepted(run: TransitionRun) -> None:
+    _close_open_proposal(dispute=run.case, actor=run.actor, decision=AcceptanceProposal.Decision.ACCEPTED,
+                         reason=run.reason)
+
+
+def _over_captured_journal(run: TransitionRun) -> dict[str, Any]:
+    return _over_captured_context(run.case)
+
+
+OPEN_CHARGEBACK = Transition(model=Dispute, name="open_chargeback", guards=(_new_deadline_in_future,),
+                             arguments=_new_cycle, journal=_cycle_context)
+CLOSE_INQUIRY = Transition(model=Dispute, name="close_inquiry")
+SUBMIT_EVIDENCE = Transition(
+    model=Dispute, name="submit_evidence", guards=(_before_deadline, _evidence_complete),
+    arguments=lambda run: {"override": run.context["evidence_override"], "packet_name": run.params["packet_name"],
+                           "packet_sha256": run.params["packet_sha256"]},
+    journal=lambda run: {"packet_sha256": run.params["packet_sha256"]},
+)
+ACCEPT = Transition(model=Dispute, name="accept", effects=(_close_proposal_accepted, _flag_if_over_captured),
+                    journal=_over_captured_journal)
+EXPIRE = Transition(model=Dispute, name="expire", guards=(_deadline_passed,), effects=(_flag_if_over_captured,),
+                    journal=_over_captured_journal)
+MARK_WON = Transition(model=Dispute, name="mark_won")
+MARK_LOST = Transition(model=Dispute, name="mark_lost", effects=(_flag_if_over_captured,),
+                       journal=_over_captured_journal)
+REOPEN = Transition(model=Dispute, name="reopen", guards=(_new_deadline_in_future, _has_further_stage),
+                    arguments=_new_cycle, journal=_cycle_context)
+
+
+def dispute_run_transition(spec: Transition, *, dispute_id: int, actor: Any, reason: str = "",
+                           expected_state: str | None = None, params: dict[str, Any] | None = None) -> Dispute:
+    """Lock the payment, then take ``spec`` through the transition service (which locks the dispute)."""
     row = Dispute.objects.filter(pk=dispute_id).values("payment_id", "reference").first()
     if row is None:
         raise NotFound(f"Dispute {dispute_id} does not exist.")
     try:
         with transaction.atomic():
             payment_lock(row["payment_id"])
-            return run_transition(
-                model=Dispute, pk=dispute_id, name=name, actor=actor, reason=(reason or "").strip(),
-                expected_state=expected_state or None, checks=checks, after=after,
-                transition_kwargs=transition_kwargs, context=context, context_fn=context_fn,
-            )
+            return run_transition(spec, pk=dispute_id, actor=actor, reason=(reason or "").strip(),
+                                  expected_state=expected_state or None, params=params)
     except DomainError as err:
-        # Recorded once: run_transition already did unless the refusal came before it.
+        # Recorded once: the transition service already did unless the refusal came before it.
         denial_record(err, case_type=Dispute.CASE_TYPE, case_id=dispute_id, case_reference=row["reference"] or "",
-                      action=name, actor=actor)
+                      action=spec.name, actor=actor)
         raise
-
-
-def _new_cycle_deadline(kwargs: dict[str, Any], *, due_at: datetime | None, next_stage: Callable[[Dispute], str]):
-    """A ``checks`` hook: under the lock, plan the new stage and deadline the transition body applies."""
-
-    def plan(case: Dispute) -> None:
-        if due_at is not None and due_at <= timezone.now():
-            raise InvalidInput("The new due date must be in the future.", code="invalid_due_at")
-        due, internal_due = dispute_deadlines(reason_code=case.reason_code, start=timezone.now(), due_at=due_at)
-        kwargs.update(stage=next_stage(case), due_at=due, internal_due_at=internal_due)
-
-    return plan
-
-
-def _cycle_context(case: Dispute) -> dict[str, Any]:
-    return {"stage": case.stage, "due_at": case.due_at.isoformat() if case.due_at else None}
 
 
 def dispute_open_chargeback(*, dispute_id: int, actor: Any, reason: str = "", due_at: datetime | None = None,
                             expected_state: str | None = None) -> Dispute:
     """inquiry → needs_response at stage chargeback, with a new deadline (PSP's or the network window)."""
-    kwargs: dict[str, Any] = {}
-    plan = _new_cycle_deadline(kwargs, due_at=due_at, next_stage=lambda case: DisputeStage.CHARGEBACK)
-    return _run(dispute_id=dispute_id, name="open_chargeback", actor=actor, reason=reason,
-                expected_state=expected_state, checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
+    return dispute_run_transition(OPEN_CHARGEBACK, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state, params={"due_at": due_at})
 
 
 def dispute_close_inquiry(*, dispute_id: int, actor: Any, reason: str = "",
                           expected_state: str | None = None) -> Dispute:
-    return _run(dispute_id=dispute_id, name="close_inquiry", actor=actor, reason=reason,
-                expected_state=expected_state)
-
-
-def _check_deadline(case: Dispute) -> None:
-    if case.due_at is not None and timezone.now() >= case.due_at:
-        raise BusinessRuleViolation(
-            f"{case.reference}: the response deadline ({case.due_at:%Y-%m-%d %H:%M} UTC) has passed.",
-            code="deadline_passed",
-        )
+    return dispute_run_transition(CLOSE_INQUIRY, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state)
 
 
 def _submit_refusal(dispute: Dispute, *, actor: Any, override: bool, reason: str) -> bool:
@@ -418,35 +480,11 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
         packet_name = storage.save(packet_upload_to(dispute, "packet.pdf"), ContentFile(pdf))
         snapshot_ids = snapshot.evidence_ids
 
-    kwargs: dict[str, Any] = {"override": False, "packet_name": packet_name, "packet_sha256": packet_sha}
-    facts: dict[str, Any] = {}
-
-    def check_evidence(case: Dispute) -> None:
-        present = list(EvidenceItem.objects.filter(dispute_id=case.pk).values_list("id", "kind"))
-        checklist = case.reason_code.checklist({kind for _, kind in present})
-        facts.update(evidence_kinds=sorted({kind for _, kind in present}), missing_evidence=checklist.missing)
-        if not checklist.complete:
-            if not override:
-                raise BusinessRuleViolation(
-                    f"{case.reference}: required evidence is missing: {'; '.join(checklist.missing_labels)}.",
-                    code="evidence_incomplete", extra={"missing_evidence": checklist.missing},
-                )
-            policy.require("override_checklist", actor)
-            if not reason:
-                raise InvalidInput("Overriding the evidence checklist needs a reason.",
-                                   code="override_reason_required")
-            kwargs["override"] = True
-        if snapshot_ids is None or snapshot_ids != frozenset(pk for pk, _ in present):
-            raise ConcurrentChange(f"{case.reference}: the evidence changed while the packet was being built. "
-                                   "Submit again.")
-
-    def context_fn(case: Dispute) -> dict[str, Any]:
-        return {**facts, "evidence_override": kwargs["override"], "packet_sha256": packet_sha}
-
     try:
-        submitted = _run(dispute_id=dispute_id, name="submit_evidence", actor=actor, reason=reason,
-                         expected_state=expected_state, checks=[_check_deadline, check_evidence],
-                         transition_kwargs=kwargs, context_fn=context_fn)
+        submitted = dispute_run_transition(
+            SUBMIT_EVIDENCE, dispute_id=dispute_id, actor=actor, reason=reason, expected_state=expected_state,
+            params={"override": override, "snapshot_ids": snapshot_ids, "packet_name": packet_name,
+                    "packet_sha256": packet_sha})
         from .psp_evidence import psp_evidence_enqueue
 
         psp_evidence_enqueue(submitted.pk)  # after commit: the evidence goes to the PSP (disputes.psp_evidence)
@@ -459,56 +497,34 @@ def dispute_submit_evidence(*, dispute_id: int, actor: Any, reason: str = "", ov
 
 def dispute_accept(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
     """A team lead concedes: liability accepted, the money is lost (an open proposal to accept is accepted)."""
-
-    def close_proposal(case: Dispute) -> None:
-        _close_open_proposal(dispute=case, actor=actor, decision=AcceptanceProposal.Decision.ACCEPTED,
-                             reason=(reason or "").strip())
-
-    return _run(dispute_id=dispute_id, name="accept", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[close_proposal], after=[_flag_if_over_captured], context_fn=_over_captured_context)
-
-
-def _check_deadline_passed(case: Dispute) -> None:
-    if case.due_at is None or timezone.now() < case.due_at:
-        raise BusinessRuleViolation(f"{case.reference}: the response deadline has not passed yet.",
-                                    code="deadline_not_passed")
+    return dispute_run_transition(ACCEPT, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state)
 
 
 def dispute_expire(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
     """System only, once ``due_at`` has passed without a response: the money is lost, so flagged like
     ``mark_lost`` when, with the payment's refunds, more than was captured is gone."""
-    return _run(dispute_id=dispute_id, name="expire", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[_check_deadline_passed], after=[_flag_if_over_captured], context_fn=_over_captured_context)
+    return dispute_run_transition(EXPIRE, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state)
 
 
 def dispute_mark_won(*, dispute_id: int, actor: Any, reason: str = "", expected_state: str | None = None) -> Dispute:
-    return _run(dispute_id=dispute_id, name="mark_won", actor=actor, reason=reason, expected_state=expected_state)
+    return dispute_run_transition(MARK_WON, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state)
 
 
 def dispute_mark_lost(*, dispute_id: int, actor: Any, reason: str = "",
                       expected_state: str | None = None) -> Dispute:
     """The network decided against us; flagged when, with the payment's refunds, more than was captured is gone."""
-    return _run(dispute_id=dispute_id, name="mark_lost", actor=actor, reason=reason, expected_state=expected_state,
-                after=[_flag_if_over_captured], context_fn=_over_captured_context)
-
-
-def _next_stage(case: Dispute) -> str:
-    following = NEXT_STAGE.get(case.stage)
-    if following is None:
-        raise BusinessRuleViolation(
-            f"{case.reference} is at stage '{case.stage}': there is no further stage to reopen it at.",
-            code="no_further_stage",
-        )
-    return following
+    return dispute_run_transition(MARK_LOST, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state)
 
 
 def dispute_reopen(*, dispute_id: int, actor: Any, reason: str = "", due_at: datetime | None = None,
                    expected_state: str | None = None) -> Dispute:
     """won/lost → needs_response at the next stage (pre-arbitration, then arbitration) with a new deadline."""
-    kwargs: dict[str, Any] = {}
-    plan = _new_cycle_deadline(kwargs, due_at=due_at, next_stage=_next_stage)
-    return _run(dispute_id=dispute_id, name="reopen", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[plan], transition_kwargs=kwargs, context_fn=_cycle_context)
+    return dispute_run_transition(REOPEN, dispute_id=dispute_id, actor=actor, reason=reason,
+                                  expected_state=expected_state, params={"due_at": due_at})
 
 
 def dispute_move_deadline(*, dispute_id: int, due_at: datetime, actor: Any, reason: str = "") -> Dispute:
@@ -573,7 +589,8 @@ def dispute_transition(*, case_id: int, name: str, actor: Any, reason: str = "",
     if name in simple:
         return simple[name](**common)
     # Anything else is refused (and recorded) by the transition service as ``unknown_transition``.
-    return _run(dispute_id=case_id, name=name, actor=actor, reason=reason, expected_state=expected)
+    return dispute_run_transition(Transition(model=Dispute, name=name), dispute_id=case_id, actor=actor,
+                                  reason=reason, expected_state=expected)
 
 
 def disputes_escalate_overdue(*, now: datetime | None = None, limit: int, leads: Callable[[], Sequence[Any]],

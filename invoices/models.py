@@ -209,6 +209,10 @@ class ExtensionState(models.TextChoices):
 
 
 EXTENSION_OPEN_STATES = (ExtensionState.REQUESTED, ExtensionState.APPROVED)
+# For reports: a granted promise was kept (fulfilled) or broken; every granted one deferred its invoice.
+EXTENSION_KEPT_STATES = (ExtensionState.FULFILLED,)
+EXTENSION_BROKEN_STATES = (ExtensionState.BROKEN,)
+EXTENSION_GRANTED_STATES = (ExtensionState.APPROVED, ExtensionState.FULFILLED, ExtensionState.BROKEN)
 
 
 def promise_deadline(new_due_date: date) -> datetime:
@@ -250,6 +254,11 @@ class PaymentExtension(Case):
 
     REFERENCE_PREFIX = "EXT"
     CASE_TYPE = "extension"
+    # The state sets the core's reports read through the case registry (``spec.model``), so the core
+    # never spells an extension state.
+    KEPT_STATES = EXTENSION_KEPT_STATES
+    BROKEN_STATES = EXTENSION_BROKEN_STATES
+    GRANTED_STATES = EXTENSION_GRANTED_STATES
     PUBLIC_TRANSITIONS = ("approve", "reject", "cancel")
     SYSTEM_TRANSITIONS = ("fulfil", "mark_broken")
 

@@ -8,7 +8,7 @@ from typing import Any
 import django_tables2 as tables
 
 from backoffice.cases.registry import CaseTypeSpec, register
-from backoffice.cases.transitions import run_transition
+from backoffice.cases.transitions import Transition, run_transition
 from backoffice.web.tables import SelectColumn
 
 from .filters import ExtensionFilter
@@ -54,10 +54,10 @@ def extension_transition(*, case_id: int, name: str, actor: Any, reason: str = "
     if name in _PEOPLE:
         return _PEOPLE[name](extension_id=case_id, actor=actor, reason=reason, expected_state=expected_state)
     if name in _SYSTEM:
-        # System transitions refuse people (403) in run_transition's permission check.
+        # System transitions refuse people (403) in the transition service's permission check.
         return _SYSTEM[name](extension_id=case_id, actor=actor, expected_state=expected_state)
     # Unknown names get the same ``unknown_transition`` refusal as every case type.
-    return run_transition(model=PaymentExtension, pk=case_id, name=name, actor=actor, reason=reason,
+    return run_transition(Transition(model=PaymentExtension, name=name), pk=case_id, actor=actor, reason=reason,
                           expected_state=expected_state)
 
 

@@ -3,45 +3,21 @@ what the list shows joined in (a fixed number of queries per page, no N+1)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import django_filters
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.http import QueryDict
 from django.utils import timezone
 
 from backoffice.errors import NotFound
-from backoffice.filtering import apply_filterset
 from backoffice.parsing import id_or_none
 from backoffice.roles.predicates import can_read
 
-from .filters import CustomerFilter, ExtensionFilter, InvoiceFilter, PaymentFilter
 from .models import EXTENSION_OPEN_STATES, Customer, ExtensionState, Invoice, Payment, PaymentExtension
 
 # A customer who broke a promise to pay within this window is flagged on new requests.
 BROKEN_PROMISE_LOOKBACK = timedelta(days=365)
-
-
-def _as_text(value: Any) -> str:
-    return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def _filtered(
-    filterset_class: type[django_filters.FilterSet], queryset: QuerySet, filters: Mapping[str, Any] | None
-) -> QuerySet:
-    if not filters:
-        return queryset
-    if not isinstance(filters, QueryDict):
-        # Plain dicts from code: a scalar is one value, a list or tuple several.
-        data = QueryDict(mutable=True)
-        for key, value in filters.items():
-            values = value if isinstance(value, list | tuple) else [value]
-            data.setlist(key, [_as_text(v) for v in values if v is not None])
-        filters = data
-    return apply_filterset(filterset_class, queryset, filters)
 
 
 def invoice_paid_minor(*, invoice: Invoice) -> int:
@@ -49,8 +25,8 @@ def invoice_paid_minor(*, invoice: Invoice) -> int:
     return invoice.payments.aggregate(total=Sum("amount_minor"))["total"] or 0
 
 
-def customer_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Customer]:
-    return _filtered(CustomerFilter, Customer.objects.order_by("-id"), filters)
+def customer_list() -> QuerySet[Customer]:
+    return Customer.objects.order_by("-id")
 
 
 def invoice_paid_in_full_at(*, invoice: Invoice) -> datetime | None:
@@ -81,7 +57,7 @@ def _paid_minor_subquery() -> Coalesce:
     return Coalesce(Subquery(paid), 0)
 
 
-def invoice_list(*, filters: Mapping[str, Any] | None = None, with_paid_minor: bool = False) -> QuerySet[Invoice]:
+def invoice_list(*, with_paid_minor: bool = False) -> QuerySet[Invoice]:
     """Invoices, newest first; ``with_paid_minor`` adds ``paid_minor`` and ``amount_due_minor``
     (a correlated subquery per row of the page, not a GROUP BY over the whole filtered set)."""
     queryset = Invoice.objects.select_related("customer").order_by("-id")
@@ -89,7 +65,7 @@ def invoice_list(*, filters: Mapping[str, Any] | None = None, with_paid_minor: b
         queryset = queryset.annotate(paid_minor=_paid_minor_subquery()).annotate(
             amount_due_minor=F("amount_minor") - F("paid_minor")
         )
-    return _filtered(InvoiceFilter, queryset, filters)
+    return queryset
 
 
 def invoice_get(*, invoice_id: Any) -> Invoice | None:
@@ -111,9 +87,8 @@ def invoice_find(*, number: str) -> Invoice | None:
     return found
 
 
-def payment_list(*, filters: Mapping[str, Any] | None = None) -> QuerySet[Payment]:
-    queryset = Payment.objects.select_related("invoice", "customer").order_by("-id")
-    return _filtered(PaymentFilter, queryset, filters)
+def payment_list() -> QuerySet[Payment]:
+    return Payment.objects.select_related("invoice", "customer").order_by("-id")
 
 
 # ---- payment extensions -----------------------------------------------------------------------
@@ -122,13 +97,12 @@ EXTENSION_LIST_RELATED = ("invoice__customer", "requester", "assignee", "decided
 
 
 def extension_list(
-    *, user: Any, filters: Mapping[str, Any] | None = None, request: Any = None
+    *, user: Any
 ) -> QuerySet[PaymentExtension]:
     """Extensions this user may read (every role reads all; no role, nothing), soonest promise first."""
     if not can_read(user):
         return PaymentExtension.objects.none()
     queryset = PaymentExtension.objects.select_related(*EXTENSION_LIST_RELATED).order_by("due_at", "id")
-    queryset = apply_filterset(ExtensionFilter, queryset, filters, request=request)
     return queryset
 
 

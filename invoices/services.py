@@ -20,14 +20,15 @@ Payment extensions (promise to pay)
   that. Broken resumes dunning and marks an unpaid invoice overdue; fulfilled lifts the pause.
   ``extension_check_due`` (the periodic task) decides every approved extension that is due.
 
-Lock order: the extension row (``run_transition``) → the invoice (in an ``after`` hook).
+Each transition is declared once below (``APPROVE`` … ``MARK_BROKEN``) and taken by
+``backoffice.cases.transitions.run_transition``. Lock order: the extension row → the invoice (in an effect).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -38,7 +39,7 @@ from django.utils import timezone
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
-from backoffice.cases.transitions import run_transition
+from backoffice.cases.transitions import Transition, TransitionRun
 from backoffice.denials import denial_record
 from backoffice.errors import (
     BusinessRuleViolation,
@@ -304,107 +305,142 @@ def _already_open(invoice: Invoice, existing: PaymentExtension) -> BusinessRuleV
     )
 
 
-def _refuse_by_policy(extension: PaymentExtension, actor: Any, name: str) -> None:
-    refusal = decision_refusal(extension=extension, user=actor, name=name)
+# ---- the transitions, declared once ----------------------------------------------------------
+
+
+def _by_actor_now(run: TransitionRun) -> dict[str, Any]:
+    """The decision's arguments: who decided, why, when."""
+    return {"by": run.actor, "reason": run.reason, "at": timezone.now()}
+
+
+def _at_checked_time(run: TransitionRun) -> dict[str, Any]:
+    return {"at": run.params["now"]}
+
+
+def _reason_given(what: str) -> Callable[[TransitionRun], None]:
+    def guard(run: TransitionRun) -> None:
+        _clean_reason(run.reason, what=what)
+
+    return guard
+
+
+def _decision_allowed(run: TransitionRun) -> None:
+    """``invoices.policy``: never the requester; within the approver's limit in days (approve)."""
+    refusal = decision_refusal(extension=run.case, user=run.actor, name=run.name)
     if refusal is not None:
         raise refusal
+
+
+def _note_approval_limit(run: TransitionRun) -> None:
+    run.context["limit_days"] = extension_approval_limit(user=run.actor)
+
+
+def _move_invoice_due_date(run: TransitionRun) -> None:
+    """Under the extension's lock: the invoice is due at the end of the new due date, dunning paused."""
+    extension = run.case
+    invoice = _lock_invoice(extension.invoice_id)
+    if invoice.status not in EXTENSION_ELIGIBLE_STATUSES:
+        raise BusinessRuleViolation(
+            f"Invoice {invoice.number} is {invoice.status} now; there is nothing to extend.",
+            code="invoice_not_eligible",
+        )
+    deadline = extension.deadline
+    if invoice.due_at >= deadline:
+        raise BusinessRuleViolation(
+            f"Invoice {invoice.number} is already due {invoice.due_at:%Y-%m-%d %H:%M} UTC, not before "
+            "the new due date.", code="new_due_date_not_after_current",
+        )
+    run.context.update(invoice=invoice.number, invoice_due_before=invoice.due_at.isoformat(),
+                       invoice_due_after=deadline.isoformat(), invoice_status_before=invoice.status,
+                       days_requested=extension.days_requested)
+    Invoice.objects.filter(pk=invoice.pk).update(due_at=deadline, dunning_paused=True, status=Invoice.Status.OPEN)
+
+
+def _promise_kept(run: TransitionRun) -> None:
+    extension = run.case
+    paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
+    if paid_at is None or paid_at > extension.deadline:
+        raise BusinessRuleViolation(
+            f"{extension.reference}: the invoice was not paid in full by {extension.deadline:%Y-%m-%d %H:%M:%S} "
+            "UTC.", code="promise_not_kept",
+        )
+    run.context.update(paid_in_full_at=paid_at.isoformat(), deadline=extension.deadline.isoformat())
+
+
+def _lift_dunning_pause(run: TransitionRun) -> None:
+    invoice = _lock_invoice(run.case.invoice_id)
+    Invoice.objects.filter(pk=invoice.pk).update(dunning_paused=False)
+
+
+def _promise_broken(run: TransitionRun) -> None:
+    extension, now = run.case, run.params["now"]
+    if now <= extension.deadline:
+        raise BusinessRuleViolation(
+            f"{extension.reference} runs until {extension.deadline:%Y-%m-%d %H:%M:%S} UTC; it is not broken yet.",
+            code="promise_not_due",
+        )
+    paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
+    if paid_at is not None and paid_at <= extension.deadline:
+        raise BusinessRuleViolation(f"{extension.reference}: the invoice was paid in full in time.",
+                                    code="promise_kept")
+    run.context.update(deadline=extension.deadline.isoformat(), checked_at=now.isoformat(),
+                       paid_in_full_at=paid_at.isoformat() if paid_at else None)
+
+
+def _resume_dunning(run: TransitionRun) -> None:
+    """Dunning resumes; an open invoice that is still unpaid is overdue again."""
+    invoice = _lock_invoice(run.case.invoice_id)
+    changes: dict[str, Any] = {"dunning_paused": False}
+    unpaid = invoice_paid_minor(invoice=invoice) < invoice.amount_minor and invoice.paid_at is None
+    if invoice.status == Invoice.Status.OPEN and unpaid:
+        changes["status"] = Invoice.Status.OVERDUE
+    run.context.update(invoice=invoice.number, invoice_status_before=invoice.status,
+                       invoice_status_after=changes.get("status", invoice.status))
+    Invoice.objects.filter(pk=invoice.pk).update(**changes)
+
+
+APPROVE = Transition(
+    model=PaymentExtension, name="approve",
+    guards=(_decision_allowed, _note_approval_limit, _reason_given("the approval")),
+    arguments=_by_actor_now, effects=(_move_invoice_due_date,),
+)
+REJECT = Transition(model=PaymentExtension, name="reject", guards=(_decision_allowed, _reason_given("the rejection")),
+                    arguments=_by_actor_now)
+CANCEL = Transition(model=PaymentExtension, name="cancel", guards=(_reason_given("the cancellation"),),
+                    arguments=_by_actor_now)
+FULFIL = Transition(model=PaymentExtension, name="fulfil", guards=(_promise_kept,), arguments=_at_checked_time,
+                    effects=(_lift_dunning_pause,))
+MARK_BROKEN = Transition(model=PaymentExtension, name="mark_broken", guards=(_promise_broken,),
+                         arguments=_at_checked_time, effects=(_resume_dunning,))
 
 
 def extension_approve(
     *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
 ) -> PaymentExtension:
     """Approve within the actor's limit in days; the invoice's due date moves and dunning pauses."""
-    now = timezone.now()
-    facts: dict[str, Any] = {}
-
-    def check(extension: PaymentExtension) -> None:
-        _refuse_by_policy(extension, actor, "approve")
-        facts["limit_days"] = extension_approval_limit(user=actor)
-        _clean_reason(reason, what="the approval")
-
-    def move_invoice(extension: PaymentExtension) -> None:
-        invoice = _lock_invoice(extension.invoice_id)
-        if invoice.status not in EXTENSION_ELIGIBLE_STATUSES:
-            raise BusinessRuleViolation(
-                f"Invoice {invoice.number} is {invoice.status} now; there is nothing to extend.",
-                code="invoice_not_eligible",
-            )
-        deadline = extension.deadline
-        if invoice.due_at >= deadline:
-            raise BusinessRuleViolation(
-                f"Invoice {invoice.number} is already due {invoice.due_at:%Y-%m-%d %H:%M} UTC, not before "
-                "the new due date.", code="new_due_date_not_after_current",
-            )
-        facts.update(invoice=invoice.number, invoice_due_before=invoice.due_at.isoformat(),
-                     invoice_due_after=deadline.isoformat(), invoice_status_before=invoice.status,
-                     days_requested=extension.days_requested)
-        Invoice.objects.filter(pk=invoice.pk).update(
-            due_at=deadline, dunning_paused=True, status=Invoice.Status.OPEN
-        )
-
-    return run_transition(
-        model=PaymentExtension, pk=extension_id, name="approve", actor=actor, reason=(reason or "").strip(),
-        expected_state=expected_state, checks=[check], after=[move_invoice], context_fn=lambda _c: facts,
-        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": now},
-    )
+    return APPROVE.run(pk=extension_id, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def extension_reject(
     *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
 ) -> PaymentExtension:
     """Refuse the request (not the requester's own); the invoice stays as it was."""
-
-    def check(extension: PaymentExtension) -> None:
-        _refuse_by_policy(extension, actor, "reject")
-        _clean_reason(reason, what="the rejection")
-
-    return run_transition(
-        model=PaymentExtension, pk=extension_id, name="reject", actor=actor, reason=(reason or "").strip(),
-        expected_state=expected_state, checks=[check],
-        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": timezone.now()},
-    )
+    return REJECT.run(pk=extension_id, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def extension_cancel(
     *, extension_id: int, actor: Any, reason: str, expected_state: str | None = None
 ) -> PaymentExtension:
     """Withdraw a request that was not decided yet (the requester or a team lead); the invoice stays as it was."""
-
-    def check(extension: PaymentExtension) -> None:
-        _clean_reason(reason, what="the cancellation")
-
-    return run_transition(
-        model=PaymentExtension, pk=extension_id, name="cancel", actor=actor, reason=(reason or "").strip(),
-        expected_state=expected_state, checks=[check],
-        transition_kwargs={"by": actor, "reason": (reason or "").strip(), "at": timezone.now()},
-    )
+    return CANCEL.run(pk=extension_id, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def extension_fulfil(
     *, extension_id: int, actor: Any = CELERY, now: datetime | None = None, expected_state: str | None = None
 ) -> PaymentExtension:
     """The promise was kept: the invoice was paid in full by the end of the new due date (UTC)."""
-    now = now or timezone.now()
-    facts: dict[str, Any] = {}
-
-    def check(extension: PaymentExtension) -> None:
-        paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
-        if paid_at is None or paid_at > extension.deadline:
-            raise BusinessRuleViolation(
-                f"{extension.reference}: the invoice was not paid in full by {extension.deadline:%Y-%m-%d %H:%M:%S} "
-                "UTC.", code="promise_not_kept",
-            )
-        facts.update(paid_in_full_at=paid_at.isoformat(), deadline=extension.deadline.isoformat())
-
-    def lift_pause(extension: PaymentExtension) -> None:
-        invoice = _lock_invoice(extension.invoice_id)
-        Invoice.objects.filter(pk=invoice.pk).update(dunning_paused=False)
-
-    return run_transition(
-        model=PaymentExtension, pk=extension_id, name="fulfil", actor=actor, reason=FULFIL_REASON,
-        expected_state=expected_state, checks=[check], after=[lift_pause], context_fn=lambda _c: facts,
-        transition_kwargs={"at": now},
-    )
+    return FULFIL.run(pk=extension_id, actor=actor, reason=FULFIL_REASON, expected_state=expected_state,
+                      params={"now": now or timezone.now()})
 
 
 def extension_mark_broken(
@@ -412,37 +448,8 @@ def extension_mark_broken(
 ) -> PaymentExtension:
     """The promise was broken: the deadline passed without the invoice being paid in full.
     Dunning resumes and an unpaid invoice is overdue again."""
-    now = now or timezone.now()
-    facts: dict[str, Any] = {}
-
-    def check(extension: PaymentExtension) -> None:
-        if now <= extension.deadline:
-            raise BusinessRuleViolation(
-                f"{extension.reference} runs until {extension.deadline:%Y-%m-%d %H:%M:%S} UTC; it is not broken yet.",
-                code="promise_not_due",
-            )
-        paid_at = invoice_paid_in_full_at(invoice=Invoice.objects.get(pk=extension.invoice_id))
-        if paid_at is not None and paid_at <= extension.deadline:
-            raise BusinessRuleViolation(f"{extension.reference}: the invoice was paid in full in time.",
-                                        code="promise_kept")
-        facts.update(deadline=extension.deadline.isoformat(), checked_at=now.isoformat(),
-                     paid_in_full_at=paid_at.isoformat() if paid_at else None)
-
-    def resume_dunning(extension: PaymentExtension) -> None:
-        invoice = _lock_invoice(extension.invoice_id)
-        changes: dict[str, Any] = {"dunning_paused": False}
-        unpaid = invoice_paid_minor(invoice=invoice) < invoice.amount_minor and invoice.paid_at is None
-        if invoice.status == Invoice.Status.OPEN and unpaid:
-            changes["status"] = Invoice.Status.OVERDUE
-        facts.update(invoice=invoice.number, invoice_status_before=invoice.status,
-                     invoice_status_after=changes.get("status", invoice.status))
-        Invoice.objects.filter(pk=invoice.pk).update(**changes)
-
-    return run_transition(
-        model=PaymentExtension, pk=extension_id, name="mark_broken", actor=actor, reason=BROKEN_REASON,
-        expected_state=expected_state, checks=[check], after=[resume_dunning], context_fn=lambda _c: facts,
-        transition_kwargs={"at": now},
-    )
+    return MARK_BROKEN.run(pk=extension_id, actor=actor, reason=BROKEN_REASON, expected_state=expected_state,
+                           params={"now": now or timezone.now()})
 
 
 def extension_decide_outcome(*, extension_id: int, now: datetime | None = None) -> str:

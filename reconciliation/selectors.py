@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -10,10 +9,9 @@ from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.errors import NotFound
-from backoffice.filtering import apply_filterset
 from backoffice.roles.predicates import can_read, is_worker, user_roles
 
-from .filters import AGE_BUCKETS, BreakFilter, age_bucket_q
+from .filters import AGE_BUCKETS, age_bucket_q
 from .models import (
     OPEN_STATES,
     Break,
@@ -28,12 +26,12 @@ from .models import (
 LIST_RELATED = ("assignee", "requester", "settlement_import", "payment")
 
 
-def break_list(*, user: Any, filters: Mapping[str, Any] | None = None, request: Any = None) -> QuerySet[Break]:
+def break_list(*, user: Any) -> QuerySet[Break]:
     """Breaks this user may read (every role reads all; no role, nothing), newest first."""
     if not can_read(user):
         return Break.objects.none()
     qs = Break.objects.select_related(*LIST_RELATED).order_by("-created_at", "-id")
-    return apply_filterset(BreakFilter, qs, filters, request=request)
+    return qs
 
 
 def break_get(*, user: Any, break_id: int) -> Break:

@@ -17,9 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from backoffice.cases.services import case_assign_reference, case_journal_created
-from backoffice.cases.transitions import lock_case, run_transition
-from backoffice.denials import refusals_recorded
-from backoffice.errors import InvalidInput, NotFound
+from backoffice.cases.transitions import Transition, TransitionRun, run_transition
+from backoffice.errors import DomainError, InvalidInput, NotFound
 
 from .conf import setting
 from .models import RECONCILIATION, Break, BreakState, Resolution, WriteOffDecision
@@ -30,14 +29,14 @@ logger = logging.getLogger("reconciliation")
 REASON_MAX_CHARS = 2000
 
 
-def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
-    def check(case: Break) -> None:
-        if not reason:
-            raise InvalidInput(f"Give a reason to {action} {case.reference}.", code="reason_required")
-        if len(reason) > REASON_MAX_CHARS:
-            raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS} characters.", code="reason_too_long")
+def _reason_required(run: TransitionRun) -> None:
+    if not run.reason:
+        raise InvalidInput(f"Give a reason to {_REASON_VERBS[run.name]} {run.case.reference}.", code="reason_required")
+    if len(run.reason) > REASON_MAX_CHARS:
+        raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS} characters.", code="reason_too_long")
 
-    return check
+
+_REASON_VERBS = {"request_write_off": "write off", "approve_write_off": "decide", "reject_write_off": "decide"}
 
 
 def _context(case: Break, **extra: Any) -> dict[str, Any]:
@@ -72,71 +71,84 @@ def break_open(*, kind: str, psp: str, psp_reference: str, amount_minor: int, cu
     return brk
 
 
+# ---------------------------------------------------------------- the transitions, declared once
+
+def _journal_context(run: TransitionRun) -> dict[str, Any]:
+    return _context(run.case)
+
+
+def _valid_resolution(run: TransitionRun) -> None:
+    if run.params["resolution"] not in Resolution.values:
+        raise InvalidInput(f"Choose a resolution: {', '.join(Resolution.values)}.", code="invalid_resolution")
+
+
+def _write_off_refusal(run: TransitionRun) -> DomainError | None:
+    """``reconciliation.policy``: never the requester, within the decider's limit (while a write-off is asked)."""
+    if run.case.state != BreakState.WRITE_OFF_REQUESTED:
+        return None
+    return write_off_refusal(brk=run.case, user=run.actor)
+
+
+def _record_decision(run: TransitionRun) -> None:
+    WriteOffDecision.objects.create(brk=run.case, approver=run.actor, approved=run.name == "approve_write_off",
+                                    reason=run.reason)
+
+
+AUTO_RESOLVE = Transition(
+    model=Break, name="auto_resolve", nowait=False,
+    arguments=lambda run: {"settlement_import_id": run.params["settlement_import_id"]},
+    journal=lambda run: _context(run.case, settlement_import_id=run.params["settlement_import_id"]),
+)
+INVESTIGATE = Transition(model=Break, name="investigate", journal=_journal_context)
+RESOLVE = Transition(
+    model=Break, name="resolve", guards=(_valid_resolution,),
+    arguments=lambda run: {"resolution": run.params["resolution"]},
+    journal=lambda run: _context(run.case, resolution=run.params["resolution"]),
+)
+REQUEST_WRITE_OFF = Transition(
+    model=Break, name="request_write_off", guards=(_reason_required,),
+    arguments=lambda run: {"requester": run.actor, "reason": run.reason}, journal=_journal_context,
+)
+APPROVE_WRITE_OFF, REJECT_WRITE_OFF = (
+    Transition(model=Break, name=name, refusal=_write_off_refusal, guards=(_reason_required,),
+               effects=(_record_decision,), journal=lambda run: _context(run.case, requester_id=run.case.requester_id))
+    for name in ("approve_write_off", "reject_write_off")
+)
+
+
 def break_auto_resolve(*, brk: Break, settlement_import_id: int, reason: str) -> Break:
     """A later report settled what was missing: close the break as ``auto_resolved`` (journaled)."""
-    return run_transition(model=Break, pk=brk.pk, name="auto_resolve", actor=RECONCILIATION, reason=reason,
-                          nowait=False, transition_kwargs={"settlement_import_id": settlement_import_id},
-                          context=_context(brk, settlement_import_id=settlement_import_id))
+    return AUTO_RESOLVE.run(pk=brk.pk, actor=RECONCILIATION, reason=reason,
+                            params={"settlement_import_id": settlement_import_id})
 
 
 # ---------------------------------------------------------------- people
 
 def break_investigate(*, brk: Break, actor: Any, reason: str = "", expected_state: str | None = None) -> Break:
     """A specialist or team lead starts working on the break."""
-    return run_transition(model=Break, pk=brk.pk, name="investigate", actor=actor, reason=(reason or "").strip(),
-                          expected_state=expected_state, context=_context(brk))
+    return INVESTIGATE.run(pk=brk.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def break_resolve(*, brk: Break, actor: Any, resolution: str, reason: str = "",
                   expected_state: str | None = None) -> Break:
     """Close the break with what fixed it: corrected in the ledger, the PSP corrected it, or timing."""
-    resolution = (resolution or "").strip()
-
-    def valid_resolution(case: Break) -> None:
-        if resolution not in Resolution.values:
-            raise InvalidInput(f"Choose a resolution: {', '.join(Resolution.values)}.", code="invalid_resolution")
-
-    return run_transition(model=Break, pk=brk.pk, name="resolve", actor=actor, reason=(reason or "").strip(),
-                          expected_state=expected_state, checks=[valid_resolution],
-                          transition_kwargs={"resolution": resolution},
-                          context=_context(brk, resolution=resolution))
+    return RESOLVE.run(pk=brk.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state,
+                       params={"resolution": (resolution or "").strip()})
 
 
 def break_request_write_off(*, brk: Break, actor: Any, reason: str, expected_state: str | None = None) -> Break:
     """Ask for the amount to be written off; someone else within their limit decides (four eyes)."""
-    reason = (reason or "").strip()
-    return run_transition(model=Break, pk=brk.pk, name="request_write_off", actor=actor, reason=reason,
-                          expected_state=expected_state, checks=[_reason_required(reason, "write off")],
-                          transition_kwargs={"requester": actor, "reason": reason}, context=_context(brk))
-
-
-def _decide(*, brk: Break, actor: Any, name: str, reason: str, expected_state: str | None) -> Break:
-    reason = (reason or "").strip()
-    with refusals_recorded(model=Break, action=name, actor=actor, case=brk):
-        with transaction.atomic():
-            current = lock_case(Break, brk.pk)
-            if current.state == BreakState.WRITE_OFF_REQUESTED:
-                refusal = write_off_refusal(brk=current, user=actor)
-                if refusal is not None:
-                    raise refusal
-
-            def record(case: Break) -> None:
-                WriteOffDecision.objects.create(brk=case, approver=actor, approved=name == "approve_write_off",
-                                                reason=reason)
-
-            return run_transition(model=Break, pk=brk.pk, name=name, actor=actor, reason=reason,
-                                  expected_state=expected_state, checks=[_reason_required(reason, "decide")],
-                                  after=[record], context=_context(current, requester_id=current.requester_id))
+    return REQUEST_WRITE_OFF.run(pk=brk.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def break_approve_write_off(*, brk: Break, actor: Any, reason: str, expected_state: str | None = None) -> Break:
     """Approve the write-off: never the requester; within the decider's limit for the currency."""
-    return _decide(brk=brk, actor=actor, name="approve_write_off", reason=reason, expected_state=expected_state)
+    return APPROVE_WRITE_OFF.run(pk=brk.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def break_reject_write_off(*, brk: Break, actor: Any, reason: str, expected_state: str | None = None) -> Break:
     """Send the break back to investigating (same rules as approving)."""
-    return _decide(brk=brk, actor=actor, name="reject_write_off", reason=reason, expected_state=expected_state)
+    return REJECT_WRITE_OFF.run(pk=brk.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def break_transition(*, case_id: int, name: str, actor: Any, reason: str = "", data: dict | None = None) -> Break:
@@ -156,5 +168,5 @@ def break_transition(*, case_id: int, name: str, actor: Any, reason: str = "", d
     if name in services:
         return services[name](brk=brk, actor=actor, reason=reason, expected_state=expected_state)
     # System transitions and unknown names: the shared service refuses them with the usual codes.
-    return run_transition(model=Break, pk=case_id, name=name, actor=actor, reason=reason,
+    return run_transition(Transition(model=Break, name=name), pk=case_id, actor=actor, reason=reason,
                           expected_state=expected_state)

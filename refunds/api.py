@@ -14,7 +14,7 @@ from rest_framework.routers import SimpleRouter
 
 from backoffice.api.fields import MinorUnitsField, PDFRenderer
 from backoffice.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from backoffice.api.idempotency import idempotent_create
+from backoffice.api.idempotency import REPLAYED_HEADER
 from backoffice.api.permissions import CaseAccess
 from backoffice.api.viewsets import CaseViewSet, UserRefField
 from backoffice.errors import InvalidInput
@@ -26,7 +26,7 @@ from invoices.models import Payment
 from .credit_note import credit_note_available, credit_note_number, credit_note_pdf
 from .filters import RefundFilter
 from .models import Refund, RefundReason
-from .selectors import payment_list, refund_get, refund_list
+from .selectors import payment_list, refund_for_form_token, refund_get, refund_list
 from .services import refund_request
 
 
@@ -90,25 +90,31 @@ class RefundViewSet(CaseViewSet):
         request=RefundCreateInputSerializer,
         responses={201: RefundOutputSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description="Same key and body → the first response; another body → 422.")],
+                                     description="The refund's idempotency key: the same key and refund (payment, "
+                                                 "amount, reason, note) → the first refund; another one → 422.")],
     )
     def create(self, request: Request, *args, **kwargs) -> Response:
-        def create_refund() -> Response:
-            payload = RefundCreateInputSerializer(data=request.data)
-            payload.is_valid(raise_exception=True)
-            data = payload.validated_data
-            payment = Payment.objects.filter(pk=data["payment"]).first()
-            if payment is None:
-                raise InvalidInput(f"Payment {data['payment']} does not exist.", code="unknown_payment")
-            refund = refund_request(
-                payment=payment, requester=request.user, amount_minor=data["amount_minor"], reason=data["reason"],
-                note=data["note"], currency=data.get("currency"), confirm_duplicate=data["confirm_duplicate"],
-                idempotency_key=request.META.get(IDEMPOTENCY_HEADER, "").strip() or None,
-            )
-            refund = refund_get(user=request.user, refund_id=refund.pk)
-            return Response(self.get_serializer(refund).data, status=status.HTTP_201_CREATED)
-
-        return idempotent_create(request, endpoint="refunds.create", create=create_refund)
+        """The ``Idempotency-Key`` header is the refund's own ``idempotency_key`` (unique per requester in
+        the database, checked by ``refund_request`` under the payment's lock): the same key with the same
+        refund (payment, amount, reason, note) answers the first refund, with another one 422."""
+        payload = RefundCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        payment = Payment.objects.filter(pk=data["payment"]).first()
+        if payment is None:
+            raise InvalidInput(f"Payment {data['payment']} does not exist.", code="unknown_payment")
+        key = request.META.get(IDEMPOTENCY_HEADER, "").strip() or None
+        replay = key is not None and refund_for_form_token(requester=request.user, token=key) is not None
+        refund = refund_request(
+            payment=payment, requester=request.user, amount_minor=data["amount_minor"], reason=data["reason"],
+            note=data["note"], currency=data.get("currency"), confirm_duplicate=data["confirm_duplicate"],
+            idempotency_key=key,
+        )
+        refund = refund_get(user=request.user, refund_id=refund.pk)
+        response = Response(self.get_serializer(refund).data, status=status.HTTP_201_CREATED)
+        if replay:
+            response[REPLAYED_HEADER] = "true"
+        return response
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
                               409: OpenApiResponse(description="The refund has not succeeded.")})

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from backoffice.cases.services import case_assign_reference, case_journal_created
-from backoffice.cases.transitions import lock_case, run_transition
+from backoffice.cases.transitions import Transition, TransitionRun, lock_case
 from backoffice.gateway import RefundResult, RefundStatus
 from backoffice.journal.services import journal_record
 from backoffice.money import format_minor
@@ -87,19 +87,29 @@ def refund_apply_psp_status(*, refund: Refund, result: RefundResult, actor: Any)
     return refund, ""
 
 
+def _late_failure_context(run: TransitionRun) -> dict[str, Any]:
+    result: RefundResult = run.params["result"]
+    return {"psp_refund_id": result.psp_refund_id or run.case.psp_refund_id, "failure_code": result.failure_code,
+            "amount_minor": run.case.amount_minor, "currency": run.case.currency, "credit_note_voided": True}
+
+
+# succeeded → failed: the PSP takes back a refund it had confirmed (the model voids the credit note).
+MARK_FAILED_AFTER_SUCCESS = Transition(
+    model=Refund, name="mark_failed", nowait=False,
+    arguments=lambda run: {"failure_code": run.params["result"].failure_code or "refund_failed",
+                           "failure_message": run.params["result"].failure_message},
+    journal=_late_failure_context,
+)
+
+
 def refund_fail_after_success(*, refund: Refund, result: RefundResult, actor: Any) -> Refund:
     """succeeded → failed because the PSP says so: the credit note is voided, the amount is refundable
     again, the team leads are told (once)."""
-    context = {"psp_refund_id": result.psp_refund_id or refund.psp_refund_id, "failure_code": result.failure_code,
-               "amount_minor": refund.amount_minor, "currency": refund.currency, "credit_note_voided": True}
     with transaction.atomic():
         payment_lock(refund.payment_id)
-        failed = run_transition(
-            model=Refund, pk=refund.pk, name="mark_failed", actor=actor, nowait=False,
+        failed = MARK_FAILED_AFTER_SUCCESS.run(
+            pk=refund.pk, actor=actor, expected_state=RefundState.SUCCEEDED, params={"result": result},
             reason=result.failure_message or f"The PSP reported the refund failed ({result.failure_code}).",
-            expected_state=RefundState.SUCCEEDED, context=context,
-            transition_kwargs={"failure_code": result.failure_code or "refund_failed",
-                               "failure_message": result.failure_message},
         )
         _notify_leads(
             refund=failed, kind="late_failure", when=failed.succeeded_at or failed.created_at,

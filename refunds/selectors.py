@@ -9,7 +9,7 @@ read that definition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,14 +30,12 @@ from django.db.models import (
 from django.utils import timezone
 
 from backoffice.errors import NotFound
-from backoffice.filtering import apply_filterset
 from backoffice.roles.models import ApprovalLimit, LimitAction
 from backoffice.roles.predicates import can_read, is_worker, user_roles
 from invoices import ledger
 from invoices.ledger import refundable_minor_expression as refundable_minor_expression  # the one definition
 from invoices.models import Payment
 
-from .filters import RefundFilter
 from .models import AWAITING_DECISION, Refund, RefundApproval
 
 LIST_RELATED = ("payment__customer", "payment__invoice", "requester", "assignee")
@@ -66,13 +64,13 @@ def payment_has_open_dispute(*, payment: Payment) -> bool:
     return ledger.payment_balance(payment_id=payment.pk).has_undecided_dispute
 
 
-def payment_list(*, user: Any, filters: Mapping[str, Any] | None = None) -> QuerySet[Payment]:
-    """Payments with ``refundable_minor`` annotated (no N+1), newest first; the ledger's FilterSet applies."""
+def payment_list(*, user: Any) -> QuerySet[Payment]:
+    """Payments with ``refundable_minor`` annotated (no N+1), newest first."""
     if not can_read(user):
         return Payment.objects.none()
     from invoices.selectors import payment_list as ledger_payment_list
 
-    return ledger_payment_list(filters=filters).annotate(refundable_minor=refundable_minor_expression())
+    return ledger_payment_list().annotate(refundable_minor=refundable_minor_expression())
 
 
 def payment_get(*, user: Any, payment_id: int) -> Payment:
@@ -93,15 +91,13 @@ def _approvals_prefetch() -> Prefetch:
     return Prefetch("approvals", queryset=RefundApproval.objects.select_related("approver").order_by("step"))
 
 
-def refund_list(*, user: Any, filters: Mapping[str, Any] | None = None, with_approvals: bool = False,
-                request: Any = None) -> QuerySet[Refund]:
+def refund_list(*, user: Any, with_approvals: bool = False) -> QuerySet[Refund]:
     """Refunds this user may read (every role reads all; no role, nothing), newest first."""
     if not can_read(user):
         return Refund.objects.none()
     qs = Refund.objects.select_related(*LIST_RELATED).order_by("-created_at", "-id")
     if with_approvals:
         qs = qs.prefetch_related(_approvals_prefetch())
-    qs = apply_filterset(RefundFilter, qs, filters, request=request)
     return qs
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from backoffice.actors import CELERY, actor_label
 from backoffice.cases.services import case_assign_reference, case_journal_created
-from backoffice.cases.transitions import lock_case, run_transition
+from backoffice.cases.transitions import Transition, TransitionRun, lock_case, run_transition
 from backoffice.denials import refusals_recorded
 from backoffice.errors import (
     BusinessRuleViolation,
@@ -113,14 +113,11 @@ def _refuse_if_possible_duplicate(payment: Payment, amount_minor: int) -> None:
         )
 
 
-def _reason_required(reason: str, action: str) -> Callable[[Any], None]:
-    def check(case: Refund) -> None:
-        if not reason:
-            raise InvalidInput(f"Give a reason to {action} {case.reference}.", code="reason_required")
-        if len(reason) > REASON_MAX_CHARS:
-            raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS} characters.", code="reason_too_long")
-
-    return check
+def _reason_required(run: TransitionRun) -> None:
+    if not run.reason:
+        raise InvalidInput(f"Give a reason to {run.name} {run.case.reference}.", code="reason_required")
+    if len(run.reason) > REASON_MAX_CHARS:
+        raise InvalidInput(f"A reason is limited to {REASON_MAX_CHARS} characters.", code="reason_too_long")
 
 
 def _enqueue_submission(case: Refund) -> None:
@@ -219,37 +216,86 @@ def _existing_for_key(*, requester: Any, key: str, fields: dict[str, Any]) -> Re
     return existing
 
 
-def _decide(*, refund: Refund, actor: Any, name: str, reason: str, expected_state: str | None,
-            submit: bool = True) -> Refund:
-    """Approve or reject: payment lock (approve) → refund lock → who may decide → the refund invariant
-    (approve, every step) → transition + approval row."""
-    reason = (reason or "").strip()
-    with refusals_recorded(model=Refund, action=name, actor=actor, case=refund):
-        with transaction.atomic():
-            payment = payment_lock(refund.payment_id) if name == "approve" else None
-            current = lock_case(Refund, refund.pk)
-            refusal = decision_refusal(refund=current, user=actor)
-            if refusal is not None:
-                raise refusal
-            step = 2 if current.state == RefundState.PENDING_SECOND_APPROVAL else 1
-            checks: list[Callable[[Any], None]] = [_reason_required(reason, name)]
-            kwargs: dict[str, Any] = {}
-            if name == "approve":
-                checks.append(lambda case: _check_money(payment))
-                kwargs["needs_second_approval"] = needs_second_approval(refund=current)
+# ---------------------------------------------------------------- the transitions, declared once
+# Approve and retry move money: their services lock the payment first (``invoices.ledger``'s lock
+# order) and pass it as ``params["payment"]``; the guards re-check the refund invariant under that lock.
 
-            def record(case: Refund) -> None:
-                RefundApproval.objects.create(
-                    refund=case, approver=actor, step=step, reason=reason,
-                    decision=RefundApproval.Decision.REJECTED if name == "reject" else RefundApproval.Decision.APPROVED,
-                )
-                if case.state == RefundState.APPROVED and submit:
-                    _enqueue_submission(case)
+def _decision_refusal(run: TransitionRun) -> DomainError | None:
+    """``refunds.policy``: never one's own request, within the approver's limit, two different approvers."""
+    return decision_refusal(refund=run.case, user=run.actor)
 
-            return run_transition(
-                model=Refund, pk=refund.pk, name=name, actor=actor, reason=reason, expected_state=expected_state,
-                checks=checks, after=[record], context=_context(current, step=step), transition_kwargs=kwargs,
-            )
+
+def _note_step(run: TransitionRun) -> None:
+    run.context["step"] = 2 if run.case.state == RefundState.PENDING_SECOND_APPROVAL else 1
+
+
+def _still_within_captured(run: TransitionRun) -> None:
+    _check_money(run.params["payment"])
+
+
+def _record_decision(run: TransitionRun) -> None:
+    RefundApproval.objects.create(
+        refund=run.case, approver=run.actor, step=run.context["step"], reason=run.reason,
+        decision=RefundApproval.Decision.REJECTED if run.name == "reject" else RefundApproval.Decision.APPROVED,
+    )
+
+
+def _submit_once_approved(run: TransitionRun) -> None:
+    if run.case.state == RefundState.APPROVED and run.params.get("submit", True):
+        _enqueue_submission(run.case)
+
+
+def _same_generation(run: TransitionRun) -> None:
+    case = run.case
+    if case.psp_attempt != run.params["attempt"]:
+        raise ConcurrentChange(f"{case.reference} was retried meanwhile (attempt {case.psp_attempt}): "
+                               "reload it and decide again.")
+
+
+def _fits_again(run: TransitionRun) -> None:
+    _check_money(run.params["payment"], run.case.amount_minor)
+
+
+def _journal_context(run: TransitionRun) -> dict[str, Any]:
+    return _context(run.case)
+
+
+def _attempt_context(run: TransitionRun) -> dict[str, Any]:
+    return _context(run.case, psp_attempt=run.case.psp_attempt)
+
+
+def _psp_answer_context(run: TransitionRun) -> dict[str, Any]:
+    result: RefundResult = run.params["result"]
+    context = {"psp_refund_id": result.psp_refund_id, "psp_attempt": run.case.psp_attempt,
+               "amount_minor": run.case.amount_minor, "currency": run.case.currency}
+    if run.name == "mark_failed":
+        context["failure_code"] = result.failure_code
+    return context
+
+
+APPROVE = Transition(
+    model=Refund, name="approve", refusal=_decision_refusal,
+    guards=(_reason_required, _note_step, _still_within_captured),
+    arguments=lambda run: {"needs_second_approval": needs_second_approval(refund=run.case)},
+    effects=(_record_decision, _submit_once_approved), journal=_journal_context,
+)
+REJECT = Transition(model=Refund, name="reject", refusal=_decision_refusal, guards=(_reason_required, _note_step),
+                    effects=(_record_decision,), journal=_journal_context)
+CANCEL = Transition(model=Refund, name="cancel",
+                    journal=lambda run: {"amount_minor": run.case.amount_minor, "currency": run.case.currency})
+RETRY = Transition(model=Refund, name="retry", guards=(_reason_required, _same_generation, _fits_again),
+                   effects=(lambda run: _enqueue_submission(run.case),), journal=_attempt_context)
+SUBMIT = Transition(model=Refund, name="submit", nowait=False, journal=_attempt_context)
+MARK_SUCCEEDED = Transition(model=Refund, name="mark_succeeded", nowait=False,
+                            arguments=lambda run: {"psp_refund_id": run.params["result"].psp_refund_id},
+                            journal=_psp_answer_context)
+MARK_FAILED = Transition(
+    model=Refund, name="mark_failed", nowait=False,
+    arguments=lambda run: {"failure_code": run.params["result"].failure_code or "refund_failed",
+                           "failure_message": run.params["result"].failure_message,
+                           "psp_refund_id": run.params["result"].psp_refund_id},
+    journal=_psp_answer_context,
+)
 
 
 def refund_approve(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None,
@@ -259,22 +305,23 @@ def refund_approve(*, refund: Refund, actor: Any, reason: str, expected_state: s
     At or above the currency's dual-approval threshold the first approval moves the refund to
     ``pending_second_approval``; the second, by another approver, to ``approved``. Once approved
     the PSP submission is enqueued on commit (``submit=False`` leaves it ``approved`` for the
-    sweeper, e.g. for demo data).
+    sweeper, e.g. for demo data). The payment is locked first and the refund invariant re-checked.
     """
-    return _decide(refund=refund, actor=actor, name="approve", reason=reason, expected_state=expected_state,
-                   submit=submit)
+    with refusals_recorded(model=Refund, action="approve", actor=actor, case=refund):
+        with transaction.atomic():
+            payment = payment_lock(refund.payment_id)
+            return APPROVE.run(pk=refund.pk, actor=actor, reason=(reason or "").strip(),
+                               expected_state=expected_state, params={"payment": payment, "submit": submit})
 
 
 def refund_reject(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None) -> Refund:
     """Reject as ``actor`` (same rules as approving); the amount becomes refundable again."""
-    return _decide(refund=refund, actor=actor, name="reject", reason=reason, expected_state=expected_state)
+    return REJECT.run(pk=refund.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def refund_cancel(*, refund: Refund, actor: Any, reason: str = "", expected_state: str | None = None) -> Refund:
     """The requester or a team lead withdraws a refund not yet sent to the PSP."""
-    return run_transition(model=Refund, pk=refund.pk, name="cancel", actor=actor, reason=(reason or "").strip(),
-                          expected_state=expected_state, context={"amount_minor": refund.amount_minor,
-                                                                  "currency": refund.currency})
+    return CANCEL.run(pk=refund.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state)
 
 
 def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str | None = None,
@@ -287,24 +334,12 @@ def refund_retry(*, refund: Refund, actor: Any, reason: str, expected_state: str
     it meanwhile — even if that retry has failed again already — this one is refused
     ``concurrent_change``, so a dozen clicks on one failure send one PSP request.
     """
-    reason = (reason or "").strip()
     seen_attempt = refund.psp_attempt if expected_attempt is None else expected_attempt
-
-    def same_generation(case: Refund) -> None:
-        if case.psp_attempt != seen_attempt:
-            raise ConcurrentChange(f"{case.reference} was retried meanwhile (attempt {case.psp_attempt}): "
-                                   "reload it and decide again.")
-
     with refusals_recorded(model=Refund, action="retry", actor=actor, case=refund):
         with transaction.atomic():
             payment = payment_lock(refund.payment_id)
-            return run_transition(
-                model=Refund, pk=refund.pk, name="retry", actor=actor, reason=reason, expected_state=expected_state,
-                checks=[_reason_required(reason, "retry"), same_generation,
-                        lambda case: _check_money(payment, case.amount_minor)],
-                after=[_enqueue_submission],
-                context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt),
-            )
+            return RETRY.run(pk=refund.pk, actor=actor, reason=(reason or "").strip(), expected_state=expected_state,
+                             params={"payment": payment, "attempt": seen_attempt})
 
 
 def refund_transition(*, case_id: int, name: str, actor: Any, reason: str = "", data: dict | None = None) -> Refund:
@@ -320,7 +355,7 @@ def refund_transition(*, case_id: int, name: str, actor: Any, reason: str = "", 
     if name in services:
         return services[name](refund=refund, actor=actor, reason=reason, expected_state=expected_state)
     # System transitions and unknown names: the shared service refuses them with the usual codes.
-    return run_transition(model=Refund, pk=case_id, name=name, actor=actor, reason=reason,
+    return run_transition(Transition(model=Refund, name=name), pk=case_id, actor=actor, reason=reason,
                           expected_state=expected_state)
 
 
@@ -352,9 +387,7 @@ def refund_submission_start(*, refund_id: int) -> RefundRequest | None:
             if refusal is not None:
                 _hold_submission(refund=refund, refusal=refusal)
                 return None
-            refund = run_transition(model=Refund, pk=refund_id, name="submit", actor=CELERY,
-                                    expected_state=RefundState.APPROVED, nowait=False,
-                                    context_fn=lambda case: _context(case, psp_attempt=case.psp_attempt))
+            refund = SUBMIT.run(pk=refund_id, actor=CELERY, expected_state=RefundState.APPROVED)
         elif refund.state == RefundState.PROCESSING:
             if refund.needs_attention_at is not None:
                 return None  # a team lead decides now; webhooks may still settle it
@@ -424,19 +457,11 @@ def refund_record_psp_result(*, refund_id: int, result: RefundResult, attempt: i
             logger.info("refund_psp_result_ignored refund_id=%s state=%s attempt=%s current_attempt=%s",
                         refund_id, refund.state, attempt, refund.psp_attempt)
             return refund
-        context = {"psp_refund_id": result.psp_refund_id, "psp_attempt": refund.psp_attempt,
-                   "amount_minor": refund.amount_minor, "currency": refund.currency}
         if result.status == RefundStatus.SUCCEEDED:
-            return run_transition(model=Refund, pk=refund_id, name="mark_succeeded", actor=actor, nowait=False,
-                                  transition_kwargs={"psp_refund_id": result.psp_refund_id}, context=context)
+            return MARK_SUCCEEDED.run(pk=refund_id, actor=actor, params={"result": result})
         if result.status == RefundStatus.FAILED:
-            return run_transition(
-                model=Refund, pk=refund_id, name="mark_failed", actor=actor, nowait=False,
-                reason=result.failure_message or result.failure_code, context={**context,
-                                                                               "failure_code": result.failure_code},
-                transition_kwargs={"failure_code": result.failure_code or "refund_failed",
-                                   "failure_message": result.failure_message, "psp_refund_id": result.psp_refund_id},
-            )
+            return MARK_FAILED.run(pk=refund_id, actor=actor, reason=result.failure_message or result.failure_code,
+                                   params={"result": result})
         if result.psp_refund_id and refund.psp_refund_id != result.psp_refund_id:
             Refund.objects.filter(pk=refund_id).update(psp_refund_id=result.psp_refund_id)
             refund.refresh_from_db()

@@ -2,6 +2,10 @@
 
 The key row is inserted first, under a unique constraint (user, endpoint, key), in the same
 transaction as the create: a concurrent duplicate waits on the constraint and then replays.
+
+Used by the endpoints whose model keeps no key of its own (extensions, disputes). A refund keeps
+its key on the row (``Refund.idempotency_key``, unique per requester): ``POST /api/v1/refunds/``
+hands the header to ``refunds.services.refund_request``, which is the one layer deciding there.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from backoffice.errors import IdempotencyMismatch, InvalidInput
 from .models import IdempotencyRecord
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def _body_hash(data: Any) -> str:
@@ -62,5 +67,5 @@ def _replay(record: IdempotencyRecord, body_hash: str) -> Response:
     if record.request_hash != body_hash:
         raise IdempotencyMismatch()
     response = Response(record.response_body, status=record.response_status or 201)
-    response["Idempotent-Replayed"] = "true"
+    response[REPLAYED_HEADER] = "true"
     return response

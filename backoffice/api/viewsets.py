@@ -42,9 +42,6 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def model(self) -> Any:
         return self.spec.model
 
-    def run_transition(self, *, case_id: int, name: str, actor: Any, reason: str, data: dict) -> Any:
-        return self.spec.transition(case_id=case_id, name=name, actor=actor, reason=reason, data=data)
-
     def _case_response(self, case_id: int) -> Response:
         case = self.get_queryset().get(pk=case_id)
         return Response(self.get_serializer(case).data)
@@ -59,7 +56,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
         if payload.validated_data.get("expected_state"):
             data["expected_state"] = payload.validated_data["expected_state"]
-        self.run_transition(
+        self.spec.transition(  # the case type's registered dispatcher (its services)
             case_id=case.pk, name=name, actor=request.user, reason=payload.validated_data["reason"], data=data
         )
         return self._case_response(case.pk)

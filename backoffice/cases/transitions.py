@@ -1,15 +1,22 @@
-"""The one transition service every case type uses.
+"""The one transition service every case type uses, and the description each workflow gives it.
 
-lock the row → check this user's permission on this object → check the state → domain checks
-→ run the django-fsm-2 transition → save → journal → follow-up work on commit, all in one
-transaction. Refusals raise ``backoffice.errors`` with stable codes and are recorded as
-denied attempts.
+A workflow declares each of its transitions once, at module level, as a ``Transition``: which
+model and FSM transition, the guards that may refuse it, the effects that follow it under the same
+lock, and what its journal row says. ``run_transition(spec, pk=…, actor=…)`` then takes it:
+
+lock the row → the policy's refusal, if the description has one → this user's permission on this
+object → the expected state → the FSM source state → guards → the django-fsm-2 transition → save →
+effects → journal row, all in one transaction. Refusals raise ``backoffice.errors`` with stable
+codes and are recorded as denied attempts (once, outside the caller's transaction), as are lock
+and serialization failures (``concurrent_change``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import django_fsm
@@ -27,7 +34,71 @@ logger = logging.getLogger("backoffice.transitions")
 
 M = TypeVar("M", bound=Model)
 
-Hook = Callable[[Any], None]
+# SQLSTATEs that are concurrency, not bugs: serialization failure, deadlock, lock not available.
+CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+@dataclass(frozen=True)
+class TransitionRun:
+    """What one run of a transition hands each of its hooks (guards, ``arguments``, effects, ``journal``).
+
+    ``case`` is the row locked for this run (its state is the source state in the guards and the
+    target state in the effects); ``params`` are the caller's inputs for this run, read-only;
+    ``context`` belongs to this run: a hook puts the facts it found there (an invoice's due date
+    before and after, the approval step …) and they land in the journal row.
+    """
+
+    name: str
+    case: Any
+    actor: Any
+    reason: str
+    source: str
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+Hook = Callable[[TransitionRun], None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One workflow transition, declared once at module level in its app (``<app>/services.py``).
+
+    * ``model``, ``name``: the case model and its django-fsm-2 ``@transition`` method. Who may take
+      it is that transition's ``permission=`` callable declared on the model (the ``rules``
+      predicates of the app's policy); the source states are its ``source=``. Neither is repeated here.
+    * ``refusal``: ``fn(run) -> DomainError | None``, the app policy's answer to "may this actor take
+      it on this case?", asked right after the lock and before the generic permission check, so that
+      a refusal keeps its own code (``self_approval_forbidden``, ``approval_limit_exceeded`` …).
+    * ``guards``: ``fn(run)`` run under the row lock after the permission and state checks; they
+      read, and refuse by raising a ``DomainError`` with a specific code (nothing is written yet).
+      They may note facts in ``run.context``.
+    * ``arguments``: ``fn(run) -> dict`` the keyword arguments of the transition method (e.g. the
+      approver, a new deadline), computed after the guards.
+    * ``effects``: ``fn(run)`` run under the same lock after the case is saved: write rows that
+      belong to the step (an approval row, an invoice's due date), ``transaction.on_commit`` work.
+      Raising a ``DomainError`` there still refuses the whole transition (everything rolls back).
+    * ``journal``: ``fn(run) -> dict`` the journal row's context (``run.context`` is added to it).
+    * ``nowait``: ``False`` for system work that should wait for the row lock rather than be refused.
+
+    Rows that must be locked before the case (the payment: see the lock order in
+    ``invoices/ledger.py``) are locked by the service before it calls ``run_transition``, in the same
+    transaction, and passed in ``params``.
+    """
+
+    model: type[Model]
+    name: str
+    refusal: Callable[[TransitionRun], DomainError | None] | None = None
+    guards: tuple[Hook, ...] = ()
+    arguments: Callable[[TransitionRun], Mapping[str, Any]] | None = None
+    effects: tuple[Hook, ...] = ()
+    journal: Callable[[TransitionRun], Mapping[str, Any]] | None = None
+    nowait: bool = True
+
+    def run(self, *, pk: Any, actor: Any, reason: str = "", expected_state: str | None = None,
+            params: Mapping[str, Any] | None = None) -> Any:
+        return run_transition(self, pk=pk, actor=actor, reason=reason, expected_state=expected_state,
+                              params=params)
 
 
 def lock_case(model: type[M], pk: Any, *, nowait: bool = True) -> M:
@@ -81,35 +152,34 @@ def available_transitions(case: Model, user: Any) -> list[str]:
 
 
 def run_transition(
+    spec: Transition,
     *,
-    model: type[M],
     pk: Any,
-    name: str,
     actor: Any,
     reason: str = "",
     expected_state: str | None = None,
-    checks: Iterable[Hook] = (),
-    after: Iterable[Hook] = (),
-    context: dict[str, Any] | None = None,
-    context_fn: Callable[[Any], dict[str, Any]] | None = None,
-    transition_kwargs: dict[str, Any] | None = None,
-    nowait: bool = True,
-) -> M:
-    """Take transition ``name`` on case ``pk`` as ``actor``.
+    params: Mapping[str, Any] | None = None,
+) -> Any:
+    """Take ``spec`` on case ``pk`` as ``actor``; returns the saved case.
 
-    ``checks`` run under the lock after permission and state checks and raise ``DomainError``
-    to refuse; ``after`` run under the lock after the save (e.g. move an invoice's due date, or
-    ``transaction.on_commit`` follow-up work).
+    ``expected_state``: the state the caller saw (a page's button): another one now is a
+    ``concurrent_change``. ``params``: inputs the hooks read as ``run.params``.
     """
-    case_type = case_type_of(model)
+    name = spec.name
+    case_type = case_type_of(spec.model)
     reference = ""
     refuse_card_numbers(reason or "", field="reason")
     try:
         with transaction.atomic():
-            case = lock_case(model, pk, nowait=nowait)
+            case = lock_case(spec.model, pk, nowait=spec.nowait)
             reference = getattr(case, "reference", "") or ""
             bind_log_context(case_reference=reference)
             method = _transition_method(case, name)
+            run = TransitionRun(name=name, case=case, actor=actor, reason=reason or "", source=case.state,
+                                params=MappingProxyType(dict(params or {})))
+            refusal = spec.refusal(run) if spec.refusal is not None else None
+            if refusal is not None:
+                raise refusal
             if not transition_permitted(case, name, actor):
                 raise PermissionDenied(f"You may not {name.replace('_', ' ')} {reference or 'this case'}.")
             if expected_state is not None and case.state != expected_state:
@@ -120,28 +190,26 @@ def run_transition(
                 raise TransitionNotAllowed(
                     f"{reference or 'This case'} cannot '{name}' while it is '{case.state}'."
                 )
-            for check in checks:
-                check(case)
-            source = case.state
+            for guard in spec.guards:
+                guard(run)
+            arguments = spec.arguments(run) if spec.arguments is not None else {}
             try:
-                method(**(transition_kwargs or {}))
+                method(**arguments)
             except django_fsm.TransitionNotAllowed as exc:
                 raise TransitionNotAllowed(f"{reference}: {exc}") from exc
             try:
                 case.save()
             except django_fsm.ConcurrentTransition as exc:
                 raise ConcurrentChange() from exc
-            for hook in after:
-                hook(case)
-            row_context = dict(context or {})
-            if context_fn is not None:
-                row_context.update(context_fn(case))
+            for effect in spec.effects:
+                effect(run)
+            row_context = {**(spec.journal(run) if spec.journal is not None else {}), **run.context}
             journal_record(
                 case_type=case_type,
                 case_id=case.pk,
                 case_reference=reference,
                 transition=name,
-                source=source,
+                source=run.source,
                 target=case.state,
                 actor=actor,
                 reason=reason,
@@ -151,8 +219,7 @@ def run_transition(
         _record_denial(case_type, pk, reference, name, actor, err)
         raise
     except DatabaseError as exc:
-        # Serialization failures and lock timeouts are concurrency, not bugs.
-        if getattr(getattr(exc, "__cause__", None), "sqlstate", None) in {"40001", "40P01", "55P03"}:
+        if getattr(getattr(exc, "__cause__", None), "sqlstate", None) in CONCURRENCY_SQLSTATES:
             err = ConcurrentChange()
             _record_denial(case_type, pk, reference, name, actor, err)
             raise err from exc

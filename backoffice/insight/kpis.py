@@ -96,16 +96,26 @@ class Outcomes:
         return self.won + self.lost
 
 
-def _disputes() -> Any:
-    """The disputes case type's model, through the case registry."""
+def _case_model(key: str) -> Any:
+    """A case type's model, through the case registry (the state sets it exports are class attributes)."""
     from backoffice.cases.registry import get_case_type
 
-    return get_case_type("disputes").model
+    return get_case_type(key).model
+
+
+def _values(states: Any) -> tuple[str, ...]:
+    """State values as plain strings (keys of the figures, JSON in the dashboard summary)."""
+    return tuple(str(state) for state in states)
+
+
+def _disputes() -> Any:
+    return _case_model("disputes")
 
 
 def dispute_outcomes() -> Outcomes:
     model = _disputes()
-    return Outcomes(won=tuple(model.WON_STATES), lost=tuple(model.LOST_STATES), fought=tuple(model.FOUGHT_STATES))
+    return Outcomes(won=_values(model.WON_STATES), lost=_values(model.LOST_STATES),
+                    fought=_values(model.FOUGHT_STATES))
 
 
 def disputes_per_week(f: Filters) -> list[dict[str, Any]]:
@@ -291,12 +301,13 @@ def refunds(f: Filters) -> dict[str, Any]:
 # ---- extensions --------------------------------------------------------------------------------
 
 def extensions(f: Filters) -> dict[str, Any]:
-    Extension = _model("invoices", "PaymentExtension")
+    Extension = _case_model("extensions")
+    kept_states, broken_states = _values(Extension.KEPT_STATES), _values(Extension.BROKEN_STATES)
     base = Extension.objects.filter(f.currency_q("invoice__currency")).order_by()
-    closed = dict(base.filter(f.in_range("closed_at"), state__in=("fulfilled", "broken")).values_list("state")
+    closed = dict(base.filter(f.in_range("closed_at"), state__in=kept_states + broken_states).values_list("state")
                   .annotate(n=Count("id")).values_list("state", "n"))
-    kept, broken = closed.get("fulfilled", 0), closed.get("broken", 0)
-    deferred = list(base.filter(f.in_range("decided_at"), state__in=("approved", "fulfilled", "broken"))
+    kept, broken = sum(closed.get(s, 0) for s in kept_states), sum(closed.get(s, 0) for s in broken_states)
+    deferred = list(base.filter(f.in_range("decided_at"), state__in=_values(Extension.GRANTED_STATES))
                     .values_list("invoice__currency").annotate(n=Count("id"), total=Sum("invoice__amount_minor"))
                     .order_by("invoice__currency"))
     return {"kept": kept, "broken": broken, "kept_rate": rate(kept, kept + broken),

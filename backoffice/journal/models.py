@@ -6,6 +6,10 @@ from the environment (``backoffice/journal/signing.py``). Signed checkpoints rec
 every chain and the row count, so a deleted tail or chain is found. On PostgreSQL a trigger
 refuses UPDATE, DELETE and TRUNCATE (migration 0002), and in production the app's database role
 may only INSERT and SELECT here. ``manage.py verify_journal`` checks everything.
+
+On PostgreSQL the table is partitioned by month on ``created_at`` (migration 0006, see
+``backoffice/journal/partitions.py``); a partitioned table cannot hold a unique index without the
+partition key, so the guarantee that a chain never forks lives in ``JournalChainHead``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from django.db import models
 from . import signing
 from .signing import GENESIS_HASH
 
-__all__ = ["GENESIS_HASH", "DeniedAttempt", "JournalCheckpoint", "JournalCheckpointHead", "JournalEntry",
-           "JournalVerification"]
+__all__ = ["GENESIS_HASH", "DeniedAttempt", "JournalChainHead", "JournalCheckpoint", "JournalCheckpointHead",
+           "JournalEntry", "JournalVerification"]
 
 
 def _actor(**options: bool) -> models.ForeignKey:
@@ -29,6 +33,14 @@ def _actor(**options: bool) -> models.ForeignKey:
 
 
 class JournalEntry(models.Model):
+    """One row of a case's chain.
+
+    ``id`` is the model's primary key (admin, API and serializers address rows by it) and stays
+    unique: it comes from the table's identity sequence, and nothing inserts an id of its own. In
+    PostgreSQL the key is ``(id, created_at)`` (migration 0006), because every unique index of a
+    partitioned table must contain the partition key.
+    """
+
     case_type = models.CharField(max_length=32)
     case_id = models.BigIntegerField()
     case_reference = models.CharField(max_length=32, blank=True)
@@ -51,11 +63,11 @@ class JournalEntry(models.Model):
     class Meta:
         verbose_name = "journal entry"
         verbose_name_plural = "journal entries"
-        constraints = [
-            models.UniqueConstraint(fields=["case_type", "case_id", "seq"], name="journal_case_seq_unique"),
-        ]
-        # journal_case_seq_unique serves a case's history and the chain's tail (no second index on it).
+        # No unique (case_type, case_id, seq): a partitioned table cannot have one without created_at.
+        # JournalChainHead refuses a second row at the same place of a chain; this index serves a case's
+        # history and the verifier.
         indexes = [
+            models.Index(fields=["case_type", "case_id", "seq"], name="journal_case_seq_idx"),
             models.Index(fields=["case_reference", "created_at"], name="journal_reference_idx"),
             models.Index(fields=["created_at", "id"], name="journal_created_idx"),
             models.Index(fields=["actor_label", "created_at"], name="journal_actor_idx"),
@@ -86,6 +98,26 @@ class JournalEntry(models.Model):
         ring = signing.key_ring() if keys is None else keys
         return signing.entry_digest(key_id=self.key_id, secret=ring.get(self.key_id), prev_hash=self.prev_hash,
                                     payload=self.canonical_payload())
+
+
+class JournalChainHead(models.Model):
+    """The last row of each chain, advanced by the database in the transaction of every append.
+
+    A trigger on the journal (migration 0006) inserts the head at seq 1 (``ON CONFLICT DO NOTHING``)
+    or moves it from ``seq - 1`` to ``seq`` only if it still points at the new row's ``prev_hash``;
+    otherwise the append fails with an integrity error, so two appends to one chain can never both
+    commit, whatever partition they land in. ``journal_record`` reads the tail here. The app's
+    database role may only read this table (the trigger writes it as the owner).
+    """
+
+    pk = models.CompositePrimaryKey("case_type", "case_id")
+    case_type = models.CharField(max_length=32)
+    case_id = models.BigIntegerField()
+    seq = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.case_type}:{self.case_id} at seq {self.seq}"
 
 
 class DeniedAttempt(models.Model):

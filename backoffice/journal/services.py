@@ -16,6 +16,7 @@ from . import signing
 from .checkpoints import all_chain_heads, checkpoint_write
 from .models import (
     GENESIS_HASH,
+    JournalChainHead,
     JournalCheckpoint,
     JournalCheckpointHead,
     JournalEntry,
@@ -55,12 +56,8 @@ def journal_record(
         raise RuntimeError("journal_record must run inside the transaction that changes the case")
     journal_write_lock_shared()
     key_id, secret = signing.current_key()
-    last = (
-        JournalEntry.objects.filter(case_type=case_type, case_id=case_id)
-        .order_by("-seq")
-        .values_list("seq", "hash")
-        .first()
-    )
+    # The chain's tail, as JournalChainHead holds it (advanced with every append, see _chain_advance).
+    last = JournalChainHead.objects.filter(case_type=case_type, case_id=case_id).values_list("seq", "hash").first()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     full_context = {**current_request_context(), **(context or {})}
     entry = JournalEntry(
@@ -80,8 +77,26 @@ def journal_record(
         key_id=key_id,
     )
     entry.hash = entry.compute_hash({key_id: secret})
+    if transaction.get_connection().vendor != "postgresql":
+        _chain_advance(entry)  # on PostgreSQL the journal's trigger does it, as the owner (migration 0006)
     entry.save(force_insert=True)
     return entry
+
+
+def _chain_advance(entry: JournalEntry) -> None:
+    """What the PostgreSQL trigger does, for other databases: move the chain's head to ``entry`` or
+    refuse (IntegrityError) if another row took that place first."""
+    from django.db import IntegrityError
+
+    key = {"case_type": entry.case_type, "case_id": entry.case_id}
+    if entry.seq == 1:
+        _, advanced = JournalChainHead.objects.get_or_create(**key, defaults={"seq": 1, "hash": entry.hash})
+    else:
+        advanced = JournalChainHead.objects.filter(**key, seq=entry.seq - 1, hash=entry.prev_hash).update(
+            seq=entry.seq, hash=entry.hash)
+    if not advanced:
+        raise IntegrityError(f"journal chain {entry.case_type} {entry.case_id} already moved on: seq {entry.seq} "
+                             "does not follow its head")
 
 
 def journal_verify_and_record(*, mode: str = "incremental", trigger: str = "schedule") -> JournalVerification:

@@ -27,7 +27,7 @@ from django.db.models import Max, Min
 from django.db.utils import OperationalError
 
 from . import signing
-from .models import GENESIS_HASH, JournalCheckpoint, JournalCheckpointHead, JournalEntry
+from .models import GENESIS_HASH, JournalChainHead, JournalCheckpoint, JournalCheckpointHead, JournalEntry
 
 ENTRY_FIELDS = ["id", "case_type", "case_id", "case_reference", "seq", "transition", "source_state",
                 "target_state", "actor_id", "actor_label", "reason", "context", "created_at", "prev_hash",
@@ -224,32 +224,40 @@ def verify_full(*, chunk_size: int = 5000) -> Report:
     report.checkpoint_seq = latest.seq if latest else None
 
     case_types = sorted(set(JournalEntry.objects.values_list("case_type", flat=True).distinct())
-                        | set(JournalCheckpointHead.objects.values_list("case_type", flat=True).distinct()))
+                        | set(JournalCheckpointHead.objects.values_list("case_type", flat=True).distinct())
+                        | set(JournalChainHead.objects.values_list("case_type", flat=True).distinct()))
     head_chains = 0
     for case_type in case_types:
         rows = _rows(JournalEntry.objects.filter(case_type=case_type).order_by("case_id", "seq"), chunk_size)
         chains = ((case_id, list(group)) for case_id, group in itertools.groupby(rows, key=lambda e: e.case_id))
         heads = _collapsed_heads(case_type, latest.seq) if latest else iter(())
+        tails = _ChainTails(case_type, report)
         chain = next(chains, None)
         head = next(heads, None)
         while chain is not None or head is not None:
             if head is None or (chain is not None and chain[0] < head.case_id):
                 case_id, entries = chain
                 report.rows_checked += len(entries)
+                judged = len(report.problems)
                 _judge_chain(report, case_type, case_id, entries, None, latest, covered, cutoff, keys)
+                tails.compare(case_id, entries, check=len(report.problems) == judged)
                 chain = next(chains, None)
             elif chain is None or head.case_id < chain[0]:
                 head_chains += 1
                 report.problems.append(BrokenChain(
                     case_type, head.case_id, head.case_reference, 0,
                     f"chain deleted: checkpoint #{latest.seq} recorded {head.seq} row(s), none is left"))
+                tails.compare(head.case_id, [], check=False)
                 head = next(heads, None)
             else:
                 case_id, entries = chain
                 head_chains += 1
                 report.rows_checked += len(entries)
+                judged = len(report.problems)
                 _judge_chain(report, case_type, case_id, entries, head, latest, covered, cutoff, keys)
+                tails.compare(case_id, entries, check=len(report.problems) == judged)
                 chain, head = next(chains, None), next(heads, None)
+        tails.compare(None, [], check=False)
 
     report.rows_total = report.rows_checked
     if latest is not None:
@@ -266,6 +274,40 @@ def verify_full(*, chunk_size: int = 5000) -> Report:
         report.problems.append(BrokenChain("journal", 0, "", 0,
                                            "no signed checkpoint exists: deleted tails and chains cannot be ruled out"))
     return report
+
+
+class _ChainTails:
+    """The chain heads the database keeps (``JournalChainHead``, the guard against forks) of one case
+    type, read in case_id order beside the chains: each must name its chain's last row, and a head
+    whose chain has no row left means rows were deleted. Call ``compare`` in increasing case_id order
+    (``None`` at the end)."""
+
+    def __init__(self, case_type: str, report: Report) -> None:
+        self.case_type, self.report = case_type, report
+        self.rows = (JournalChainHead.objects.filter(case_type=case_type).order_by("case_id")
+                     .values_list("case_id", "seq", "hash").iterator(chunk_size=5000))
+        self.next = next(self.rows, None)
+
+    def compare(self, case_id: int | None, entries: list[Row], *, check: bool) -> None:
+        while self.next is not None and (case_id is None or self.next[0] < case_id):
+            orphan_id, seq, _ = self.next
+            self.report.problems.append(BrokenChain(
+                self.case_type, orphan_id, "", 0, f"chain deleted: its head is recorded at seq {seq}, no row is left"))
+            self.next = next(self.rows, None)
+        tail = None
+        if self.next is not None and self.next[0] == case_id:
+            tail, self.next = self.next, next(self.rows, None)
+        if not check or not entries:
+            return
+        last = entries[-1]
+        reference = next((e.case_reference for e in entries if e.case_reference), "")
+        if tail is None:
+            problem = "no chain head is recorded for it (the guard against a second row at one place)"
+        elif tail[1] != last.seq or not signing.same(tail[2], last.hash):
+            problem = f"its recorded chain head (seq {tail[1]}) is not its last row"
+        else:
+            return
+        self.report.problems.append(BrokenChain(self.case_type, case_id, reference, last.seq, problem))
 
 
 def _judge_chain(report: Report, case_type: str, case_id: int, entries: list[Row], head: Head | None,

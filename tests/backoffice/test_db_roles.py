@@ -13,7 +13,7 @@ from backoffice.cases.transitions import run_transition
 from backoffice.dbroles import APPEND_ONLY_TABLES, grant_app_role, is_owner_or_superuser
 from backoffice.journal.models import JournalEntry
 from tests.backoffice.factories import make_ticket
-from tests.testapp.models import Ticket
+from tests.testapp.transitions import ticket_step
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_ROLE = "backoffice_app_probe"
@@ -76,7 +76,7 @@ def test_the_app_role_cannot_disable_or_replace_the_trigger_or_bypass_it(special
 def test_the_app_role_still_writes_cases_and_journal_rows(specialist):
     ticket = make_ticket(requester=specialist)
     with as_app_role():
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+        run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
         assert JournalEntry.objects.filter(case_id=ticket.pk).count() == 2
         assert "permission denied" in _refused("INSERT INTO django_migrations (app, name, applied) "
                                                "VALUES ('x', 'y', now())")

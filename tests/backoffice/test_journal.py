@@ -25,13 +25,14 @@ from backoffice.journal.services import journal_checkpoint_genesis, journal_reco
 from backoffice.journal.verification import verify_full
 from tests.backoffice.factories import make_ticket
 from tests.testapp.models import Ticket
+from tests.testapp.transitions import ticket_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _walk(ticket, actor):
-    run_transition(model=Ticket, pk=ticket.pk, name="start", actor=actor)
-    run_transition(model=Ticket, pk=ticket.pk, name="cancel", actor=actor, reason="duplicate")
+    run_transition(ticket_step("start"), pk=ticket.pk, actor=actor)
+    run_transition(ticket_step("cancel"), pk=ticket.pk, actor=actor, reason="duplicate")
 
 
 def _verify_errors(capsys) -> str:
@@ -209,10 +210,14 @@ def test_legacy_unkeyed_rows_are_trusted_only_up_to_the_migration_checkpoint(spe
     db_owner("DELETE FROM journal_journalcheckpoint", bypass_triggers=True)
     legacy_only, continued = make_ticket(requester=specialist), make_ticket(requester=specialist)
     for ticket in (legacy_only, continued):
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+        run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
         _rewrite_chain(db_owner, ticket, 1, key_id="")  # as the table held before migration 0004
+        # Migration 0006 took each chain's head from the rows it found (the legacy ones included).
+        last = JournalEntry.objects.filter(case_type="ticket", case_id=ticket.pk).order_by("-seq").first()
+        db_owner("UPDATE journal_journalchainhead SET seq = %s, hash = %s WHERE case_type = 'ticket' AND case_id = %s",
+                 [last.seq, last.hash, ticket.pk])
     journal_checkpoint_genesis()  # what migration 0004 does
-    run_transition(model=Ticket, pk=continued.pk, name="cancel", actor=specialist)  # a keyed row continues
+    run_transition(ticket_step("cancel"), pk=continued.pk, actor=specialist)  # a keyed row continues
     call_command("verify_journal")
     assert "Journal intact: 5 rows verified" in capsys.readouterr().out
 
@@ -261,7 +266,7 @@ def test_checkpoints_taken_while_cases_are_written_stay_consistent(specialist):
 
     def write(ticket):
         try:
-            run_transition(model=Ticket, pk=ticket.pk, name="start", actor=specialist)
+            run_transition(ticket_step("start"), pk=ticket.pk, actor=specialist)
             for _ in range(8):
                 with transaction.atomic():
                     Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -341,7 +346,7 @@ def test_truncate_on_the_journal_fails_for_the_owner(specialist, db_owner):
 def test_denied_attempts_are_append_only_too(specialist, auditor):
     ticket = make_ticket(requester=specialist)
     with pytest.raises(PermissionDenied):
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=auditor)
+        run_transition(ticket_step("start"), pk=ticket.pk, actor=auditor)
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM journal_deniedattempt")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 
-from backoffice.errors import InvalidInput
+from disputes.filters import DisputeFilter
 from disputes.selectors import dispute_checklist, dispute_list, payment_find, reason_code_find
 from tests.invoices.factories import PaymentFactory
 
@@ -22,13 +22,15 @@ def test_every_role_reads_disputes_and_a_user_without_a_role_reads_none(speciali
 
 
 @pytest.mark.django_db
-def test_filters_apply_the_filterset_and_refuse_nonsense(auditor):
+def test_filters_apply_the_filterset_and_refuse_nonsense(auditor, api):
     fraud = DisputeFactory(reason_code=reason("10.4"))
     DisputeFactory()
-    assert list(dispute_list(user=auditor, filters={"category": ["fraud"]})) == [fraud]
-    with pytest.raises(InvalidInput) as err:
-        dispute_list(user=auditor, filters={"amount_min": "lots"})
-    assert err.value.code == "invalid_filter"
+    assert list(DisputeFilter({"category": ["fraud"]}, queryset=dispute_list(user=auditor)).qs) == [fraud]
+    client = api(auditor)
+    listed = client.get("/api/v1/disputes/", {"category": "fraud"})
+    assert [row["id"] for row in listed.json()["results"]] == [fraud.pk]
+    refused = client.get("/api/v1/disputes/", {"amount_min": "lots"})
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"
 
 
 @pytest.mark.django_db

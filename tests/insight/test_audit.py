@@ -14,13 +14,14 @@ import pytest
 from django.db import connection
 from freezegun import freeze_time
 
-from backoffice.cases.transitions import run_transition
+from backoffice.cases.transitions import Transition, run_transition
 from backoffice.errors import DomainError
 from backoffice.insight import audit as audit_module
 from backoffice.insight.models import AuditAccess
 from backoffice.journal.models import JournalEntry
 from tests.backoffice.factories import make_ticket
 from tests.testapp.models import Ticket
+from tests.testapp.transitions import ticket_step
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def tickets(specialist, lead):
         made["late"] = make_ticket(requester=specialist, title="late evening")
     with freeze_time("2026-03-10 12:00:00"):
         made["noon"] = make_ticket(requester=specialist, title="noon")
-        run_transition(model=Ticket, pk=made["noon"].pk, name="start", actor=lead, reason="=HYPERLINK(\"x\")")
+        run_transition(ticket_step("start"), pk=made["noon"].pk, actor=lead, reason="=HYPERLINK(\"x\")")
     with freeze_time("2026-03-11 08:00:00"):
         made["next"] = make_ticket(requester=lead, title="next day")
     return made
@@ -126,7 +127,7 @@ def test_rows_link_to_their_case_page(client, auditor, tickets):
 @pytest.mark.django_db
 def test_refused_attempts_are_searchable_on_the_same_page(client, auditor, specialist, tickets):
     with pytest.raises(DomainError):
-        run_transition(model=Ticket, pk=tickets["late"].pk, name="start", actor=auditor)
+        run_transition(ticket_step("start"), pk=tickets["late"].pk, actor=auditor)
     client.force_login(auditor)
     html = client.get("/audit/?kind=denied&actor=AUDIT").content.decode()
     assert tickets["late"].reference in html and 'data-code="permission_denied"' in html
@@ -172,11 +173,12 @@ def test_copy_export_gives_the_same_rows_as_the_python_writer(auditor, lead):
     if connection.vendor != "postgresql":
         pytest.skip("COPY is PostgreSQL's")
     ticket = make_ticket(requester=lead)
+    context = {"nested": {"b": [1, 2, {"z": None}], "a": "x\u2028y"}, "amount": 12345,
+               "zz": ['a,"b', '",', "\u00e9\n\t\u0001"]}
+    start = Transition(model=Ticket, name="start", journal=lambda run: context)
     for reason in ("+1 (555) call", "-minus", "@at", "\ttab", "\rcr", "'quoted", 'comma, "quote"\nnewline',
                    "naïve ünïcode ✓", "", ',"{ends like a context",",'):
-        run_transition(model=Ticket, pk=ticket.pk, name="start", actor=lead, reason=reason,
-                       context={"nested": {"b": [1, 2, {"z": None}], "a": "x\u2028y"}, "amount": 12345,
-                                "zz": ['a,"b', '",', "\u00e9\n\t\u0001"]})
+        run_transition(start, pk=ticket.pk, actor=lead, reason=reason)
         Ticket.objects.filter(pk=ticket.pk).update(state="open")
     qs = JournalEntry.objects.filter(case_id=ticket.pk).order_by("-created_at", "-id")
     copy_rows = list(csv.reader(io.StringIO(b"".join(audit_module._csv_copy(qs, "default")).decode())))

@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from backoffice.errors import InvalidInput
 from invoices.demo import AS_OF
+from invoices.filters import InvoiceFilter, PaymentFilter
 from invoices.models import Invoice, InvoiceLine, Payment
 from invoices.selectors import invoice_list, invoice_paid_minor, payment_list
 from invoices.services import InvoiceLineInput, invoice_create
@@ -250,28 +251,25 @@ def test_list_selectors_filter_and_join_what_lists_show(django_assert_num_querie
     PaymentFactory(network="visa")
 
     with django_assert_num_queries(1):
-        rows = [(i.number, i.customer.name) for i in invoice_list(filters={"status": "overdue", "q": "tengri"})]
+        invoices = InvoiceFilter({"status": "overdue", "q": "tengri"}, queryset=invoice_list()).qs
+        rows = [(i.number, i.customer.name) for i in invoices]
     assert rows == [(overdue.number, "Tengri GPU Cloud TOO")]
     with django_assert_num_queries(1):
-        payments = [
-            (p.psp_reference, p.invoice.number, p.customer.name) for p in payment_list(filters={"network": "amex"})
-        ]
+        payments = [(p.psp_reference, p.invoice.number, p.customer.name)
+                    for p in PaymentFilter({"network": ["amex"]}, queryset=payment_list()).qs]
     assert [p[0] for p in payments] == ["ch_3Amex"]
-    with pytest.raises(InvalidInput):
-        invoice_list(filters={"status": "nonsense"})
+    assert not InvoiceFilter({"status": "nonsense"}, queryset=invoice_list()).is_valid()
 
 
-def test_selector_filters_accept_plain_python_values():
+def test_the_invoice_api_filters_by_due_window_and_several_statuses(api, auditor):
     due_soon = InvoiceFactory(due_at=AS_OF + timedelta(days=3), issued_at=AS_OF)
     InvoiceFactory(due_at=AS_OF + timedelta(days=40), issued_at=AS_OF)
+    client = api(auditor)
 
-    found = invoice_list(
-        filters={
-            "due_after": AS_OF,
-            "due_before": AS_OF + timedelta(days=7),
-            "status": ["open", "overdue"],
-            "q": None,
-        }
-    )
+    found = client.get("/api/v1/invoices/", {"due_after": AS_OF.isoformat(),
+                                             "due_before": (AS_OF + timedelta(days=7)).isoformat(),
+                                             "status": ["open", "overdue"]})
+    refused = client.get("/api/v1/invoices/", {"status": "nonsense"})
 
-    assert list(found) == [due_soon]
+    assert [row["id"] for row in found.json()["results"]] == [due_soon.pk]
+    assert refused.status_code == 400 and refused.json()["code"] == "invalid"

@@ -2,8 +2,9 @@
 
 import pytest
 
+from backoffice.api.models import IdempotencyRecord
 from refunds.models import Refund
-from refunds.services import refund_approve
+from refunds.services import refund_approve, refund_request
 from tests.invoices.factories import PaymentFactory
 
 from .factories import RefundFactory, request_refund
@@ -54,6 +55,19 @@ def test_the_same_idempotency_key_and_body_returns_the_first_response_another_bo
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert Refund.objects.count() == 1
     assert Refund.objects.get().idempotency_key == "abc-1"
+
+
+def test_the_idempotency_key_is_the_refunds_own_one_layer_whichever_way_the_refund_came(api, specialist):
+    """The header is the refund's ``idempotency_key`` (unique per requester): a refund requested with a key by
+    the service (as the request form does) is the one the API answers for that key; no second record is kept."""
+    payment = PaymentFactory()
+    first = refund_request(payment=payment, requester=specialist, amount_minor=700, reason="goodwill",
+                           idempotency_key="form-7")
+
+    again = create(api(specialist), {"payment": payment.pk, "amount_minor": 700, "reason": "goodwill"}, key="form-7")
+
+    assert again.status_code == 201 and again.json()["id"] == first.pk and again["Idempotent-Replayed"] == "true"
+    assert Refund.objects.count() == 1 and not IdempotencyRecord.objects.exists()
 
 
 def test_over_the_refundable_amount_is_409_and_says_what_is_left(api, specialist):

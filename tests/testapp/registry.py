@@ -2,7 +2,7 @@ import django_filters
 import django_tables2 as tables
 
 from backoffice.cases.registry import CaseTypeSpec, register
-from backoffice.cases.transitions import run_transition
+from backoffice.cases.transitions import Transition, run_transition
 
 from .models import Ticket
 
@@ -24,7 +24,7 @@ class TicketTable(tables.Table):
 
 def ticket_transition(*, case_id, name, actor, reason="", data=None):
     data = data or {}
-    return run_transition(model=Ticket, pk=case_id, name=name, actor=actor, reason=reason,
+    return run_transition(Transition(model=Ticket, name=name), pk=case_id, actor=actor, reason=reason,
                           expected_state=data.get("expected_state") or None)
 
 
