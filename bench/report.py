@@ -47,8 +47,10 @@ def table_sizes() -> dict[str, Any]:
         for table in ("invoices_customer", "invoices_invoice", "invoices_payment", "disputes_dispute",
                       "refunds_refund", "invoices_paymentextension", "journal_journalentry"):
             # A partitioned table (the journal) is the sum of its partitions (pg_partition_tree is empty for a
-            # plain table; a partitioned parent counts 0 itself).
-            cursor.execute("SELECT sum(greatest(c.reltuples, 0))::bigint, sum(pg_total_relation_size(t.relid)), "
+            # plain table; a partitioned parent has no storage, and ANALYZE gives it the partitions' row total,
+            # so its own estimate is left out).
+            cursor.execute("SELECT sum(greatest(c.reltuples, 0)) FILTER (WHERE c.relkind <> 'p')::bigint, "
+                           "sum(pg_total_relation_size(t.relid)), "
                            "sum(pg_indexes_size(t.relid)) FROM (SELECT relid FROM pg_partition_tree(%s) "
                            "UNION SELECT %s::regclass) t JOIN pg_class c ON c.oid = t.relid", [table, table])
             rows, total, indexes = cursor.fetchone()
@@ -117,6 +119,9 @@ def render(results: dict[str, Any]) -> str:
         if prep.get("loaded_now"):
             lines += ["", f"Loaded in this run in {prep['load_seconds']:.0f} s "
                           f"(migrations {prep['migrate_seconds']:.0f} s)."]
+        if prep.get("dashboard_refresh_seconds") is not None:
+            lines += ["", f"The dashboard's summary (task `insight.refresh_dashboard`) was refreshed before the pages "
+                          f"were measured, in {prep['dashboard_refresh_seconds']:.1f} s."]
         if sizes.get("journal_indexes"):
             lines += ["", "Journal indexes: " + ", ".join(f"`{k}` {v:,.0f} MB" for k, v in
                                                          sizes["journal_indexes"].items()) + "."]

@@ -319,6 +319,8 @@ class PaymentExtension(Case):
             models.Index(fields=["requester", "state"], name="extension_requester_state_idx"),
             models.Index(fields=["state", "closed_at"], name="extension_state_closed_idx"),
             models.Index(fields=["created_at"], name="extension_created_idx"),
+            # Every extension by due date (the API list and the "all" queue): the open-only index below cannot serve it.
+            models.Index(fields=["due_at", "id"], name="extension_due_idx"),
             # Queue indexes in their keyset orders: open promises by deadline, requests by promised date.
             models.Index(fields=["due_at", "id"], name="extension_open_due_idx",
                          condition=Q(state__in=["requested", "approved"])),

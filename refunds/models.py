@@ -144,6 +144,8 @@ class Refund(Case):
             models.Index(fields=["currency", "created_at"], name="refund_currency_created_idx"),
             models.Index(fields=["state", "last_psp_attempt_at"], name="refund_state_psp_attempt_idx"),
             models.Index(fields=["created_at", "id"], name="refund_created_idx"),
+            # Every refund by internal due date (the "all" queue's default order); the open-only ones cannot serve it.
+            models.Index(fields=["internal_due_at", "id"], name="refund_internal_due_idx"),
             # Queue indexes: open refunds (pending decisions and failures) by internal due date, the
             # approvals queue (pending decisions) newest first, as their keyset orders read them.
             models.Index(fields=["assignee", "internal_due_at", "id"], name="refund_open_mine_idx",

@@ -13,7 +13,7 @@ from django.db import models
 from django.utils.formats import localize
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django_tables2.utils import Accessor
+from django_tables2.utils import Accessor, AttributeDict
 
 
 class SelectColumn(tables.CheckBoxColumn):
@@ -78,6 +78,33 @@ def _cell_value(record: Any, accessor: Accessor) -> Any:
         return None
 
 
+def _row_attrs_renderer(table: tables.Table) -> Callable[[Any, int], str] | None:
+    """The rows' attributes (``Meta.row_attrs``: values or callables of the record), signatures read once, with the
+    even/odd class django-tables2 adds. None when an attribute is nested (django-tables2 then computes them)."""
+    plan = []
+    for key, value in table.row_attrs.items():
+        if isinstance(value, dict):
+            return None
+        if callable(value):
+            names = tuple(inspect.signature(value).parameters)
+            if any(name not in ("record", "table") for name in names):
+                return None
+            plan.append((key, value, names))
+        else:
+            plan.append((key, value, None))
+
+    def attrs(record: Any, index: int) -> str:
+        out = AttributeDict()
+        for key, value, names in plan:
+            out[key] = value(**{name: record if name == "record" else table for name in names}) \
+                if names is not None else value
+        parity = "odd" if index % 2 else "even"
+        out["class"] = f"{out['class']} {parity}" if out.get("class") else parity
+        return out.as_html()
+
+    return attrs
+
+
 def render_table_html(table: tables.Table, request: Any) -> SafeString:
     """The table as django-tables2's default template lays it out (same markup, attributes, sort links and
     empty text), built in Python: the template engine cost more than the page's SQL on every queue page
@@ -97,7 +124,8 @@ def render_table_html(table: tables.Table, request: Any) -> SafeString:
         plans.append((Accessor(column.accessor), column.column.empty_values, column.default,
                       _cell_renderer(table, column), f"<td {attrs['td'].as_html()}>", column.localize))
     body = []
-    for row in table.rows:
+    row_attrs = _row_attrs_renderer(table)
+    for index, row in enumerate(table.rows):
         record = row.record
         cells = []
         for accessor, empty_values, default, render, td, localized in plans:
@@ -106,7 +134,7 @@ def render_table_html(table: tables.Table, request: Any) -> SafeString:
             if localized is None:
                 content = localize(content)
             cells.append(f"{td}{conditional_escape(content)}</td>")
-        body.append(f"<tr {row.attrs.as_html()}>{''.join(cells)}</tr>")
+        body.append(f"<tr {row_attrs(record, index) if row_attrs else row.attrs.as_html()}>{''.join(cells)}</tr>")
     if not body and table.empty_text:
         body.append(f'<tr><td colspan="{len(columns)}">{conditional_escape(table.empty_text)}</td></tr>')
     return mark_safe(  # noqa: S308 - every piece above is escaped or built by format_html
