@@ -54,11 +54,11 @@ def table_sizes() -> dict[str, Any]:
                            "sum(pg_indexes_size(t.relid)) FROM (SELECT relid FROM pg_partition_tree(%s) "
                            "UNION SELECT %s::regclass) t JOIN pg_class c ON c.oid = t.relid", [table, table])
             rows, total, indexes = cursor.fetchone()
-            out[table] = {"rows": int(rows), "total_mb": total / 2**20, "indexes_mb": indexes / 2**20}
+            out[table] = {"rows": int(rows), "total_mb": float(total) / 2**20, "indexes_mb": float(indexes) / 2**20}
         cursor.execute("SELECT i.indexrelid::regclass::text, (SELECT sum(pg_relation_size(t.relid)) "
                        "FROM pg_partition_tree(i.indexrelid) t) FROM pg_index i "
                        "WHERE i.indrelid = 'journal_journalentry'::regclass ORDER BY 2 DESC")
-        out["journal_indexes"] = {name: size / 2**20 for name, size in cursor.fetchall()}
+        out["journal_indexes"] = {name: float(size) / 2**20 for name, size in cursor.fetchall()}
     return out
 
 
