@@ -30,7 +30,21 @@ def _already_decided_by(refund: Refund, user: Any) -> bool:
 
 
 def decision_refusal(*, refund: Refund, user: Any) -> DomainError | None:
-    """Why ``user`` may not approve or reject ``refund`` now, or None when they may."""
+    """Why ``user`` may not approve or reject ``refund`` now, or None when they may.
+
+    A transition asks twice on the row it has just locked (the policy's refusal, then the model's
+    permission): the answer is kept on that instance for the same user, state and amount, so the
+    approver's limit is read once per decision."""
+    key = (getattr(user, "pk", None), refund.state, refund.amount_minor, refund.currency)
+    kept = refund.__dict__.get("_decision_refusal")
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    answer = _decision_refusal(refund=refund, user=user)
+    refund.__dict__["_decision_refusal"] = (key, answer)
+    return answer
+
+
+def _decision_refusal(*, refund: Refund, user: Any) -> DomainError | None:
     if user is None or not getattr(user, "is_authenticated", False) or is_system(user) or not is_worker(user):
         return PermissionDenied("Only billing specialists and team leads approve or reject refunds.")
     if refund.requester_id == user.pk:
