@@ -131,8 +131,8 @@ def render_table_html(table: tables.Table, request: Any) -> SafeString:
         for accessor, empty_values, default, render, td, localized in plans:
             value = _cell_value(record, accessor)
             content = default if value in empty_values else render(record, value, row)
-            if localized is None:
-                content = localize(content)
+            # ``{{ cell }}`` localizes, as ``localize=True`` does; ``localize=False`` is ``|unlocalize``.
+            content = localize(content, use_l10n=localized is not False)
             cells.append(f"{td}{conditional_escape(content)}</td>")
         body.append(f"<tr {row_attrs(record, index) if row_attrs else row.attrs.as_html()}>{''.join(cells)}</tr>")
     if not body and table.empty_text:
