@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -28,11 +29,12 @@ class Answer:
         return cls(status, json.dumps(data).encode(), headers=headers)
 
 
-class FakeService:
+class FakeService(ABC):
     _server: ThreadingHTTPServer | None = None
 
+    @abstractmethod
     def serve(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Answer:
-        raise NotImplementedError
+        """The answer to one request (every fake says what it answers)."""
 
     def start(self) -> Self:
         fake = self
